@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests import reference
+import reference
 from tsfeed.windows import WindowIndex, WindowSpec, count_windows_in_runs
 
 

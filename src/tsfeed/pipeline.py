@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,8 @@ from tsfeed.windows import WindowIndex, WindowSpec
 logger = logging.getLogger(__name__)
 
 ENGINES = ("gather", "keras")
+_BATCHES_PER_BLOCK = 32
+_CACHED_BLOCKS = 4
 
 __all__ = ["ENGINES", "make_datasets"]
 
@@ -178,22 +181,34 @@ def _signature(gather: WindowGather) -> tuple[tf.TensorSpec, tf.TensorSpec]:
     )
 
 
-def _batch_loader(gather: WindowGather, batch_size: int, num_batches: int, seed: int | None):
+def _batch_loader(
+    gather: WindowGather, batch_size: int, seed: int | None
+) -> Callable[[np.int64, np.int64], tuple[np.ndarray, np.ndarray]]:
     """Return a NumPy function ``(epoch, batch) -> (inputs, targets)``."""
     num_windows = gather.index.num_windows
-    orders: dict[int, WindowOrder] = {}
+    block_size = batch_size * _BATCHES_PER_BLOCK
+    blocks: dict[tuple[int, int], np.ndarray] = {}
     lock = threading.Lock()
 
-    def load(epoch: np.int64, batch: np.int64) -> tuple[np.ndarray, np.ndarray]:
+    def ranks_of_block(epoch: int, block: int) -> np.ndarray:
+        # Ranks are computed for many batches at once, because the permutation's cost is
+        # mostly per call; parallel calls share the few most recent blocks.
         with lock:
-            order = orders.get(int(epoch))
-            if order is None:
-                order = WindowOrder(num_windows, seed, int(epoch))
-                orders.clear()
-                orders[int(epoch)] = order
-        begin = int(batch) * batch_size
-        positions = np.arange(begin, min(begin + batch_size, num_windows), dtype=np.int64)
-        return gather.load(order.ranks(positions))
+            ranks = blocks.get((epoch, block))
+        if ranks is None:
+            begin = block * block_size
+            positions = np.arange(begin, min(begin + block_size, num_windows), dtype=np.int64)
+            ranks = WindowOrder(num_windows, seed, epoch).ranks(positions)
+            with lock:
+                blocks[(epoch, block)] = ranks
+                while len(blocks) > _CACHED_BLOCKS:
+                    blocks.pop(next(iter(blocks)))
+        return ranks
+
+    def load(epoch: np.int64, batch: np.int64) -> tuple[np.ndarray, np.ndarray]:
+        block, within = divmod(int(batch) * batch_size, block_size)
+        ranks = ranks_of_block(int(epoch), block)
+        return gather.load(ranks[within : within + batch_size])
 
     return load
 
@@ -207,7 +222,7 @@ def _map_batches(
     options: _Options,
     static_batch: int | None,
 ) -> tf.data.Dataset:
-    load = _batch_loader(gather, batch_size, num_batches, seed)
+    load = _batch_loader(gather, batch_size, seed)
     input_spec, target_spec = _signature(gather)
 
     def to_tensors(epoch: tf.Tensor, batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

@@ -3,7 +3,8 @@
 One input row is one step of one series. Every batch that leaves this module has the same
 columns, whatever the file format:
 
-* ``series_id`` (string): the id, with the values of a composite id joined by ``/``;
+* ``series_id`` (string): the id; the values of a composite id are joined by ``/``, with
+  ``\\`` and ``/`` inside a value escaped by a backslash;
 * ``key_0``, ``key_1``, ...: the original id columns, used to sort series;
 * ``time`` (int64): nanoseconds since the epoch for datetime columns, the value itself for integer
   time columns;
@@ -187,22 +188,23 @@ def _read_csv(file: InputFile, plan: ColumnPlan) -> Iterator[pa.RecordBatch]:
     options = pa_csv.ConvertOptions(
         include_columns=plan.source_columns, column_types=column_types, strings_can_be_null=True
     )
-    reader = pa_csv.open_csv(
-        file.path,
-        read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
-        convert_options=options,
-    )
     try:
+        reader = pa_csv.open_csv(
+            file.path,
+            read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
+            convert_options=options,
+        )
         yield from reader
     except pa.ArrowInvalid as err:
-        raise SchemaError(_explain_csv_error(file, str(err), plan)) from err
+        raise SchemaError(_explain_csv_error(file, str(err), names)) from err
 
 
-def _explain_csv_error(file: InputFile, message: str, plan: ColumnPlan) -> str:
+def _explain_csv_error(file: InputFile, message: str, header: list[str]) -> str:
     match = re.search(r"CSV column #(\d+).*invalid value '([^']*)'", message)
     if match:
         value = match.group(2)
-        column = plan.source_columns[int(match.group(1))] if plan.source_columns else "?"
+        position = int(match.group(1))
+        column = header[position] if position < len(header) else f"#{position}"
         return (
             f"column {column!r} in {file.path} holds the non-numeric value {value!r}. Features "
             "and targets must be numbers: convert or drop the column, or leave it out of "
@@ -248,7 +250,12 @@ def _series_ids(batch: pa.RecordBatch, file: InputFile, plan: ColumnPlan) -> pa.
         parts.append(column)
     if len(parts) == 1:
         return parts[0].cast(pa.string())
-    return pc.binary_join_element_wise(*parts, "/")
+    # Escaping keeps ids distinct: ("a/b", "c") becomes a\/b/c and ("a", "b/c") becomes a/b\/c.
+    escaped = [
+        pc.replace_substring(pc.replace_substring(part, "\\", "\\\\"), "/", "\\/")
+        for part in parts
+    ]
+    return pc.binary_join_element_wise(*escaped, "/")
 
 
 def _time_values(column: pa.Array, file: InputFile, plan: ColumnPlan) -> pa.Array:

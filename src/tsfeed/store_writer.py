@@ -188,6 +188,8 @@ class StagedVersion:
                 self.version_path.name + "\n"
             )
             _fsync_path(self.staging_root)
+            if self.store_path.is_dir():
+                self.store_path.rmdir()  # an empty folder; the rename takes its place
             os.rename(self.staging_root, self.store_path)
             _fsync_path(self.store_path.parent)
             return
@@ -237,8 +239,6 @@ def stage_version(store_path: Path, *, overwrite: bool) -> StagedVersion:
     staging_root.mkdir(parents=True)
     version_path = staging_root / "v000001"
     version_path.mkdir()
-    if store_path.is_dir():
-        store_path.rmdir()  # an empty folder; the rename in publish() takes its place
     return StagedVersion(store_path, staging_root, version_path, is_new=True)
 
 

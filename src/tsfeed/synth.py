@@ -6,10 +6,10 @@ zone-aware UTC ``timestamp`` column and float32 features ``f00``, ``f01``, ... E
 per-series level and trend plus a daily and a weekly cycle plus Gaussian noise. All series end at
 the same hour; a fraction of them are shorter because they start later.
 
-Generation streams: one file holds the series of one chunk, and only that chunk is in memory, so
-20,000 series of 2,000 steps and 17 features (2.7 GB of float32) never need more than one file's
-worth of rows. Every series draws from its own generator seeded by ``seed`` and the series number, so
-the values of a series do not depend on ``rows_per_file``, and the same arguments write the
+Generation streams: each file contains the series of one chunk, and only that chunk is in memory.
+So 20,000 series of 2,000 steps and 17 features (2.7 GB of float32) never need more than one
+file's worth of rows. Every series draws from its own generator, seeded by ``seed`` and the series
+number, so the values of a series do not depend on ``rows_per_file``. The same arguments write the
 same bytes with the same pyarrow version.
 """
 
@@ -64,8 +64,8 @@ def write_synthetic(
         short_fraction: Fraction of series that start later, with between a fifth of
             ``num_steps`` and ``num_steps - 1`` steps.
         missing_fraction: Probability that any one feature value is null.
-        rows_per_file: Approximate rows per Parquet file; each file holds whole series, at
-            least one.
+        rows_per_file: Approximate rows per Parquet file. Each file contains whole series,
+            at least one.
         progress: Optional callback, see :data:`ProgressCallback`.
 
     Returns:
