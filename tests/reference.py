@@ -34,7 +34,7 @@ class SpecLike(Protocol):
 
 @dataclasses.dataclass
 class ReferenceSeries:
-    """One series as the reference sees it.
+    """One series: its rows and its runs of usable steps.
 
     Attributes:
         features: ``(num_steps, num_features)`` values.
@@ -83,10 +83,7 @@ def target_steps(spec: SpecLike, start: int) -> list[int]:
 
 def inside_one_run(steps: Sequence[int], runs: Sequence[tuple[int, int]]) -> bool:
     """Tell whether every step lies in one and the same run."""
-    for begin, end in runs:
-        if all(begin <= step < end for step in steps):
-            return True
-    return False
+    return any(all(begin <= step < end for step in steps) for begin, end in runs)
 
 
 def side_of(spec: SpecLike, start: int, cutoff_step: int | None) -> str | None:

@@ -17,11 +17,23 @@ from tsfeed import Cutoff, NoWindowsError, WindowSpec
 
 
 def collect(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Read one full pass of a dataset of batches into two stacked arrays."""
+    """Read one full pass of a dataset of batches into two stacked arrays.
+
+    An error inside the pipeline fails the test with the last lines of TensorFlow's message and
+    no Python traceback: formatting the deep TensorFlow traceback sometimes crashes pytest on
+    CPython 3.11.7 ("AST constructor recursion depth mismatch"), and the run then hangs at exit.
+    """
     inputs, targets = [], []
-    for batch_inputs, batch_targets in dataset:
-        inputs.append(batch_inputs.numpy())
-        targets.append(batch_targets.numpy())
+    error_lines = []
+    try:
+        for batch_inputs, batch_targets in dataset:
+            inputs.append(batch_inputs.numpy())
+            targets.append(batch_targets.numpy())
+    except tf.errors.OpError as err:
+        error_lines = [line.strip() for line in err.message.splitlines() if line.strip()]
+    # Failing outside the except block keeps the TensorFlow error out of the report's chain.
+    if error_lines:
+        pytest.fail(f"reading the dataset failed: {' | '.join(error_lines[-3:])}", pytrace=False)
     return np.concatenate(inputs), np.concatenate(targets)
 
 
@@ -52,14 +64,14 @@ def keras_windows(
 PARITY_SPECS = [
     pytest.param(WindowSpec(sequence_length=4), id="plain"),
     pytest.param(WindowSpec(sequence_length=3, sampling_rate=2, horizon=0), id="rate2-h0"),
-    pytest.param(WindowSpec(sequence_length=3, sequence_stride=3, horizon=3), id="stride3-h3"),
+    pytest.param(WindowSpec(sequence_length=3, sequence_stride=3, horizon=3), id="seq-stride3-h3"),
     pytest.param(
         WindowSpec(sequence_length=2, sequence_stride=2, sampling_rate=3, horizon=1),
-        id="stride2-rate3",
+        id="seq-stride2-rate3",
     ),
     pytest.param(
         WindowSpec(sequence_length=5, sequence_stride=4, sampling_rate=2, horizon=3),
-        id="stride4-rate2-h3",
+        id="seq-stride4-rate2-h3",
     ),
     pytest.param(WindowSpec(sequence_length=1, horizon=0), id="length1-h0"),
 ]
@@ -109,6 +121,47 @@ def test_make_datasets_golden_windows(make_store, engine):
 
     assert inputs[:, :, 0].tolist() == [[0, 2, 4], [2, 4, 6], [4, 6, 8]]
     assert targets[:, 0].tolist() == [5, 7, 9]
+
+
+@pytest.mark.parametrize("engine", ["gather", "keras"])
+def test_make_datasets_length_one_short_series(make_store, engine):
+    # L=1, h=1: the window at step i is input i and target i+1. Series "a" (10 steps) has
+    # starts 0..8 and series "b" (2 steps) has start 0 only. For "b" the keras engine hands
+    # timeseries_dataset_from_array a single row, which Keras rejects because its length is
+    # not above sampling_rate, although the window is valid.
+    store = make_store({"a": np.arange(10.0), "b": 100 + np.arange(2.0)})
+    spec = WindowSpec(sequence_length=1, horizon=1)
+
+    train, _ = tsfeed.make_datasets(
+        store, spec, validation_cutoff=None, batch_size=4, shuffle=False, engine=engine
+    )
+    inputs, targets = collect(train)
+
+    assert inputs[:, 0, 0].tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 100]
+    assert targets[:, 0].tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 9, 101]
+
+
+@pytest.mark.parametrize("spec", PARITY_SPECS)
+def test_make_datasets_engines_agree_with_cutoff(make_store, spec):
+    # Missing values split the series into runs, and the cutoff ends the training side early.
+    rng = np.random.default_rng(spec.rows_needed)
+    features = [rng.standard_normal((n, 2)) for n in (30, 45, 12)]
+    features[1][[7, 20]] = np.nan
+    store = make_store(
+        {f"s{position}": values for position, values in enumerate(features)}, missing="drop"
+    )
+    arguments = dict(validation_cutoff=8, batch_size=5, shuffle=False)
+
+    gather_train, gather_validation = tsfeed.make_datasets(
+        store, spec, engine="gather", **arguments
+    )
+    keras_train, keras_validation = tsfeed.make_datasets(store, spec, engine="keras", **arguments)
+    gather_inputs, gather_targets = collect(gather_train)
+    keras_inputs, keras_targets = collect(keras_train)
+
+    assert np.array_equal(keras_inputs, gather_inputs)
+    assert np.array_equal(keras_targets, gather_targets)
+    assert np.array_equal(collect(keras_validation)[0], collect(gather_validation)[0])
 
 
 # Every window once per epoch ------------------------------------------------------------------
@@ -189,6 +242,31 @@ def test_make_datasets_shuffled_epoch_visits_each_window_once(
     if len(expected_train) >= 20:
         assert second_epoch != first_epoch
     assert identify(validation_inputs) == expected_validation
+
+
+def test_make_datasets_shuffled_epochs_over_many_batches(make_store):
+    # 3 series of 300 steps with L=2, h=1 give 3 * 298 = 894 windows, 447 batches of 2: many
+    # more than the gather engine computes ranks for in one call, so epochs cross those blocks.
+    lengths = [300, 300, 300]
+    series = {
+        f"s{number}": np.column_stack([np.full(n, number), np.arange(n)])
+        for number, n in enumerate(lengths)
+    }
+    store = make_store(series)
+    spec = WindowSpec(sequence_length=2)
+    expected, _ = reference.list_window_starts(spec, [[(0, n)] for n in lengths])
+
+    train, _ = tsfeed.make_datasets(
+        store, spec, validation_cutoff=None, batch_size=2, shuffle=True, seed=123
+    )
+    first_epoch = identify(collect(train)[0])
+    second_epoch = identify(collect(train)[0])
+
+    assert len(expected) == 894
+    assert sorted(first_epoch) == expected
+    assert sorted(second_epoch) == expected
+    assert first_epoch != second_epoch
+    assert first_epoch != expected
 
 
 # Validation dataset ---------------------------------------------------------------------------

@@ -74,11 +74,11 @@ def test_window_order_large_size_stays_in_range():
 
 
 def test_window_order_pinned_seed_7():
-    # A change to these values changes every shuffled run that users have seeded. Make it only
-    # on purpose, and say so in the release notes.
+    # These values fix the order of every seeded run, so change them only together with a
+    # deliberate change to the shuffle.
     order = WindowOrder(100, seed=7, epoch=0)
 
-    assert order.ranks(np.arange(10)).tolist() == [82, 22, 98, 68, 31, 90, 3, 50, 17, 19]
+    assert order.ranks(np.arange(10)).tolist() == [51, 22, 89, 29, 38, 92, 19, 44, 54, 48]
 
 
 @pytest.mark.parametrize("position", [-1, 10, 11], ids=["negative", "size", "past-size"])

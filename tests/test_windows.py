@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import reference
 from hypothesis import given
 from hypothesis import strategies as st
 
-import reference
 from tsfeed.windows import WindowIndex, WindowSpec, count_windows_in_runs
 
 
@@ -37,7 +37,7 @@ def one_series_starts(spec: WindowSpec, num_steps: int) -> list[int]:
 # Golden values -------------------------------------------------------------------------------
 
 
-def test_windows_golden_sampling_rate_and_stride():
+def test_windows_golden_ten_rows():
     # L=3, r=2, h=1: inputs i, i+2, i+4 and target i+4+1 = i+5. A window needs i+5 <= 9, so
     # with sequence_stride 2 the starts are 0, 2, 4 (start 6 would need target step 11).
     spec = WindowSpec(sequence_length=3, sequence_stride=2, sampling_rate=2, horizon=1)
@@ -54,7 +54,7 @@ def test_windows_golden_sampling_rate_and_stride():
     assert spec.num_windows(10) == 3
 
 
-def test_windows_golden_twenty_rows_stride_three():
+def test_windows_golden_twenty_rows():
     # L=4, r=2, h=1: inputs i .. i+6, target i+7, so a window needs 8 rows. Starts are
     # multiples of 3 with i+7 <= 19: 0, 3, 6, 9, 12. Start 15 would need target row 22.
     spec = WindowSpec(sequence_length=4, sequence_stride=3, sampling_rate=2, horizon=1)
@@ -97,9 +97,9 @@ def test_windows_target_width_three():
     assert spec.rows_needed == 5
 
 
-def test_windows_run_starts_on_stride_grid():
-    # Run [3, 12), L=2, r=1, h=1, stride 2: a window takes 3 rows and starts at a multiple of 2
-    # counted from step 0, so starts are 4, 6, 8 (8 + 3 = 11 <= 12) and not 3 or 10.
+def test_windows_run_starts_on_series_grid():
+    # Run [3, 12), L=2, r=1, h=1, sequence_stride 2: a window takes 3 rows and starts at a
+    # multiple of 2 counted from step 0, so starts are 4, 6, 8 (8 + 3 = 11 <= 12), not 3 or 10.
     spec = WindowSpec(sequence_length=2, sequence_stride=2)
 
     first, count = count_windows_in_runs(spec, np.array([3]), np.array([12]))

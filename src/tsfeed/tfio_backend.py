@@ -367,7 +367,7 @@ def _check_parquet_columns(
 ) -> dict[str, str]:
     """Raise ValueError on nulls or unknown null counts, and return each timestamp's stored unit."""
     leaves = {parquet_file.schema.column(i).path: i for i in range(len(parquet_file.schema))}
-    metadata_ = parquet_file.metadata
+    file_metadata = parquet_file.metadata
     stored_units: dict[str, str] = {}
     null_counts: dict[str, int] = {}
     for name in schema.names:
@@ -383,8 +383,8 @@ def _check_parquet_columns(
         if column.max_definition_level == 0:
             continue  # a required column cannot hold nulls
         null_counts[name] = 0
-        for group in range(metadata_.num_row_groups):
-            statistics = metadata_.row_group(group).column(leaves[name]).statistics
+        for group in range(file_metadata.num_row_groups):
+            statistics = file_metadata.row_group(group).column(leaves[name]).statistics
             if statistics is None or not statistics.has_null_count:
                 raise ValueError(
                     f"Column {name!r} in path={path!r} has no null count in row group {group}, "

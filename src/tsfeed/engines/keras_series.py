@@ -41,13 +41,22 @@ def run_windows(
     count = int(index.run_count[run])
     data = store.series(position)
     last_row = first + (count - 1) * spec.sequence_stride + spec.span
+    # Keras rejects data no longer than sampling_rate or sequence_stride, even where a window
+    # fits, so the inputs are padded with zeros up to that length. The targets are cut to
+    # exactly this run's windows, and Keras stops at the last target, so padding never appears
+    # in a window.
+    minimum_rows = max(spec.sampling_rate, spec.sequence_stride) + 1
     inputs = data.features[first:last_row]
+    if len(inputs) < minimum_rows:
+        padding = np.zeros((minimum_rows - len(inputs), inputs.shape[1]), np.float32)
+        inputs = np.concatenate([inputs, padding])
     targets = data.targets
     if spec.target_width > 1:
         # Row j of this view holds the target steps j .. j + target_width - 1.
         windows = np.lib.stride_tricks.sliding_window_view(targets, spec.target_width, axis=0)
         targets = windows.transpose(0, 2, 1)
-    targets = targets[first + spec.target_offset :]
+    first_target = first + spec.target_offset
+    targets = targets[first_target : first_target + (count - 1) * spec.sequence_stride + 1]
     return tf.keras.utils.timeseries_dataset_from_array(
         inputs,
         targets,
