@@ -489,7 +489,8 @@ def test_cases_tensorboard_with_validation_dataset(tmp_path: Path) -> None:
     validation_steps = _tag_steps(_events(log_dir / "validation"))
     assert validation_steps.get("epoch_loss") == {0, 1}
     histograms = _tag_steps(_events(log_dir / "train"), plugin="histograms")
-    assert any("lstm_cell/kernel" in tag for tag in histograms), sorted(histograms)
+    # Keras 3.15 names the tag "lstm_cell/kernel/histogram", Keras 3.3 "kernel/histogram".
+    assert any("kernel" in tag for tag in histograms), sorted(histograms)
     assert all(steps == {0, 1} for steps in histograms.values()), histograms
     assert len(validation.element_spec) == 2
     for element in validation:
