@@ -20,10 +20,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-import tsfeed  # noqa: E402
+import tsfeed
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "data" / "nyc_weather_2013.csv"
@@ -34,7 +34,9 @@ TARGET = "temp"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA, help="input CSV file")
-    parser.add_argument("--output", type=Path, default=REPO / "runs", help="folder for the store and logs")
+    parser.add_argument(
+        "--output", type=Path, default=REPO / "runs", help="folder for the store and logs"
+    )
     parser.add_argument("--epochs", type=int, default=5, help="training epochs")
     parser.add_argument("--sequence-length", type=int, default=168, help="input hours per window")
     parser.add_argument("--batch-size", type=int, default=256, help="windows per batch")
@@ -102,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     sample = tf.concat([inputs for inputs, _ in train.take(8)], axis=0)
     model = build_model(args.sequence_length, len(FEATURES), sample)
     log_dir = args.output / "tensorboard" / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    print(f"TensorBoard logs: {log_dir}  (view with: tensorboard --logdir {args.output / 'tensorboard'})")
+    print(f"TensorBoard logs: {log_dir}")
+    print(f"  view them with: tensorboard --logdir {args.output / 'tensorboard'}")
     history = model.fit(
         train,
         validation_data=validation,

@@ -29,7 +29,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         result: int = args.run(args)
-    except (TsfeedError, ValueError, TypeError, FileNotFoundError, FileExistsError, KeyError) as err:
+    except (
+        TsfeedError,
+        ValueError,
+        TypeError,
+        FileNotFoundError,
+        FileExistsError,
+        KeyError,
+    ) as err:
         if args.verbose:
             raise
         print(f"tsfeed {args.command}: error: {err}", file=sys.stderr)
@@ -55,7 +62,9 @@ def _build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--targets", type=_column_list, help="comma-separated target columns")
     ingest.add_argument("--missing", default="error", choices=["error", "ffill", "drop"])
     ingest.add_argument("--gaps", default="error", choices=["error", "split", "fill", "ignore"])
-    ingest.add_argument("--step", help="time between steps, such as 1h or 15min (default: inferred)")
+    ingest.add_argument(
+        "--step", help="time between steps, such as 1h or 15min (default: inferred)"
+    )
     ingest.add_argument(
         "--duplicates", default="error", choices=["error", "keep_first", "keep_last"]
     )
@@ -151,8 +160,10 @@ def _run_info(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     steps = store.num_steps
     print(f"store      {store.version_path}")
-    print(f"series     {store.num_series} (steps min {steps.min()}, median "
-          f"{int(sorted(steps)[len(steps) // 2])}, max {steps.max()})")
+    print(
+        f"series     {store.num_series} (steps min {steps.min()}, median "
+        f"{int(sorted(steps)[len(steps) // 2])}, max {steps.max()})"
+    )
     print(f"rows       {store.num_rows}")
     print(f"features   {', '.join(store.feature_columns)}")
     print(f"targets    {', '.join(store.target_columns)}")
@@ -179,6 +190,7 @@ def _run_verify(args: argparse.Namespace) -> int:
 def _run_synth(args: argparse.Namespace) -> int:
     from tsfeed.synth import write_synthetic
 
+    bar = _progress_bar()
     path = write_synthetic(
         args.output,
         num_series=args.series,
@@ -186,7 +198,7 @@ def _run_synth(args: argparse.Namespace) -> int:
         num_features=args.features,
         missing_fraction=args.missing_fraction,
         seed=args.seed,
-        progress=_progress_bar(),
+        progress=lambda done, total: bar("synth", done, total),
     )
     print(f"wrote {args.series} series x {args.steps} steps x {args.features} features to {path}")
     return 0

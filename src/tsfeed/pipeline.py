@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 ENGINES = ("gather", "keras")
 _BATCHES_PER_BLOCK = 32
 _CACHED_BLOCKS = 4
+_MEMORY_CACHE_WARNING_BYTES = 2 << 30
 
 __all__ = ["ENGINES", "make_datasets"]
 
@@ -272,7 +273,7 @@ class _EpochCounter:
         self._next = first_epoch
         self._lock = threading.Lock()
 
-    def next_epoch(self):
+    def next_epoch(self) -> Iterator[np.int64]:
         with self._lock:
             epoch = self._next
             self._next += 1
@@ -293,6 +294,21 @@ def _validation(
     dataset = _map_batches(keys, gather, batch_size, num_batches, None, options, None)
     if cache is False:
         return dataset.prefetch(options.prefetch)
+    num_bytes = (
+        index.num_windows
+        * 4
+        * (
+            index.spec.sequence_length * gather.num_features
+            + index.spec.target_width * gather.num_targets
+        )
+    )
+    if cache is True and num_bytes > _MEMORY_CACHE_WARNING_BYTES:
+        logger.warning(
+            "the validation cache will hold %.1f GB in memory (%d windows); pass "
+            "cache_validation=<file path> to cache on disk, or False to read the shards each epoch",
+            num_bytes / 1e9,
+            index.num_windows,
+        )
     filename = "" if cache is True else str(Path(cache))
     dataset = dataset.cache(filename)
     started = time.monotonic()

@@ -30,7 +30,8 @@ def _mix(values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     # splitmix64 finalizer: a fast, well-tested 64-bit avalanche function.
     values = (values ^ (values >> np.uint64(30))) * _MIX_1
     values = (values ^ (values >> np.uint64(27))) * _MIX_2
-    return values ^ (values >> np.uint64(31))
+    result: npt.NDArray[np.uint64] = values ^ (values >> np.uint64(31))
+    return result
 
 
 class WindowOrder:
@@ -57,10 +58,12 @@ class WindowOrder:
         self._left_bits = bits // 2
         self._right_bits = bits - self._left_bits
         if seed is None:
-            self._round_keys = np.zeros(0, dtype=np.uint64)
+            self._round_keys: npt.NDArray[np.uint64] = np.zeros(0, dtype=np.uint64)
         else:
             sequence = np.random.SeedSequence([int(seed) & 0xFFFFFFFFFFFFFFFF, self.epoch])
-            self._round_keys = sequence.generate_state(_NUM_ROUNDS, dtype=np.uint64)
+            self._round_keys = sequence.generate_state(_NUM_ROUNDS, dtype=np.uint64).astype(
+                np.uint64
+            )
 
     def ranks(self, positions: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Map positions in this epoch's order to window ranks.
@@ -74,7 +77,8 @@ class WindowOrder:
                 f"positions must lie in [0, {self.size}), got {positions.min()}..{positions.max()}."
             )
         if self.seed is None:
-            return positions.copy()
+            identity: npt.NDArray[np.int64] = positions.copy()
+            return identity
         values = positions.astype(np.uint64)
         outside = np.ones(values.shape, dtype=bool)
         # Cycle walking: re-encrypt values that land outside the range until they come back in.
@@ -82,7 +86,8 @@ class WindowOrder:
         while outside.any():
             values[outside] = self._encrypt(values[outside])
             outside = values >= np.uint64(self.size)
-        return values.astype(np.int64)
+        ranks: npt.NDArray[np.int64] = values.astype(np.int64)
+        return ranks
 
     def _encrypt(self, values: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
         left_bits, right_bits = self._left_bits, self._right_bits
@@ -95,4 +100,5 @@ class WindowOrder:
             left, right = right, left ^ mixed
         if len(self._round_keys) % 2:
             left_bits, right_bits = right_bits, left_bits
-        return (left << np.uint64(right_bits)) | right
+        encrypted: npt.NDArray[np.uint64] = (left << np.uint64(right_bits)) | right
+        return encrypted

@@ -252,8 +252,7 @@ def _series_ids(batch: pa.RecordBatch, file: InputFile, plan: ColumnPlan) -> pa.
         return parts[0].cast(pa.string())
     # Escaping keeps ids distinct: ("a/b", "c") becomes a\/b/c and ("a", "b/c") becomes a/b\/c.
     escaped = [
-        pc.replace_substring(pc.replace_substring(part, "\\", "\\\\"), "/", "\\/")
-        for part in parts
+        pc.replace_substring(pc.replace_substring(part, "\\", "\\\\"), "/", "\\/") for part in parts
     ]
     return pc.binary_join_element_wise(*escaped, "/")
 

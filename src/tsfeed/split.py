@@ -135,9 +135,11 @@ class Cutoff:
         """Compute the first validation step of every series of ``store``."""
         steps = store.num_steps
         if self.kind == "last_steps":
-            return np.maximum(steps - int(self.value), 0)
+            last: IntArray = np.maximum(steps - int(self.value), 0)
+            return last
         if self.kind == "fraction":
-            return steps - np.floor(self.value * steps + 0.5).astype(np.int64)
+            fraction: IntArray = steps - np.floor(self.value * steps + 0.5).astype(np.int64)
+            return fraction
         self._check_time_kind(store)
         instant = int(self.value)
         result = np.where(store.first_time >= instant, 0, steps).astype(np.int64)

@@ -299,5 +299,5 @@ def file_sha256(path: Path) -> str:
 def _list_view(column: pa.Array, width: int) -> FloatArray:
     if column.offset != 0:
         raise StoreCorruptError("a shard column starts at a non-zero offset.")
-    values = column.values.to_numpy(zero_copy_only=True)
+    values: FloatArray = column.values.to_numpy(zero_copy_only=True)
     return values[: len(column) * width].reshape(len(column), width)
