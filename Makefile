@@ -7,14 +7,15 @@ STAMP := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: help venv demo test test-all test-oldest test-matrix lint format bench bench-full clean
+.PHONY: help venv demo test test-all test-oldest test-legacy-keras test-matrix lint format bench bench-full clean
 
 help:
 	@echo "make demo        train an LSTM on the bundled NYC weather data (creates .venv)"
 	@echo "make test        run the test suite, except cases marked slow"
 	@echo "make test-all    run every test, slow ones included"
 	@echo "make test-oldest run the test suite on the oldest supported stack (cached venv)"
-	@echo "make test-matrix run the test suite on both stacks"
+	@echo "make test-legacy-keras run the TensorFlow tests with Keras 2 (tf-keras)"
+	@echo "make test-matrix run the test suite on both stacks, and with Keras 2"
 	@echo "make lint        ruff on everything, mypy --strict on src/"
 	@echo "make bench       quick benchmarks (a few minutes); bench-full runs 20,000 series"
 	@echo "make clean       remove the environment, caches and generated files"
@@ -41,7 +42,11 @@ test-all: $(STAMP)
 test-oldest:
 	venv="$$(bash scripts/matrix_env.sh)" && "$$venv/bin/python" -m pytest -q
 
-test-matrix: test test-oldest
+# Keras 2 through tf-keras, as users get it with TF_USE_LEGACY_KERAS=1.
+test-legacy-keras: $(STAMP)
+	TF_USE_LEGACY_KERAS=1 $(BIN)/python -m pytest -q tests/test_pipeline.py tests/test_cases.py tests/test_demo.py
+
+test-matrix: test test-oldest test-legacy-keras
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
