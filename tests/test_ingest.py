@@ -778,3 +778,47 @@ def test_ingest_overwrite_keeps_old_version_readable(tmp_path: Path) -> None:
     assert reopened.version_path != old_unmapped.version_path
     assert [p.name for p in store_path.iterdir() if p.name.startswith(STAGING_PREFIX)] == []
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(STAGING_PREFIX)] == []
+
+
+@pytest.mark.parametrize(
+    "bad_value", [np.inf, -np.inf, 1e300], ids=["inf", "minus-inf", "beyond-float32"]
+)
+def test_ingest_not_finite_value_raises(tmp_path: Path, bad_value: float) -> None:
+    values = np.arange(10, dtype=np.float64)
+    values[4] = bad_value
+    table = pa.table(
+        {
+            "id": ["A"] * 10,
+            "t": pa.array(np.arange(10) * 3_600_000_000_000, pa.timestamp("ns", "UTC")),
+            "x": values,
+        }
+    )
+    source = tmp_path / "in.parquet"
+    pq.write_table(table, source)
+
+    with pytest.raises(
+        tsfeed.MissingValueError, match=r"'x' of series 'A' holds 1 values that are infinite"
+    ):
+        tsfeed.ingest(source, tmp_path / "store", series_column="id", time_column="t")
+    assert not (tmp_path / "store").exists()
+
+
+def test_ingest_not_finite_value_dropped_as_missing(tmp_path: Path) -> None:
+    values = np.arange(10, dtype=np.float64)
+    values[4] = np.inf
+    table = pa.table(
+        {
+            "id": ["A"] * 10,
+            "t": pa.array(np.arange(10) * 3_600_000_000_000, pa.timestamp("ns", "UTC")),
+            "x": values,
+        }
+    )
+    source = tmp_path / "in.parquet"
+    pq.write_table(table, source)
+
+    store = tsfeed.ingest(
+        source, tmp_path / "store", series_column="id", time_column="t", missing="drop"
+    )
+
+    assert store.runs(0).tolist() == [[0, 4], [5, 10]]
+    assert np.isnan(store.series(0).features[4, 0])

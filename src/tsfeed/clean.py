@@ -20,6 +20,7 @@ from tsfeed.errors import DuplicateTimestampError, GapError, MissingValueError
 logger = logging.getLogger(__name__)
 
 DUPLICATE_POLICIES = ("error", "keep_first", "keep_last")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 GAP_POLICIES = ("error", "split", "fill", "ignore")
 MISSING_POLICIES = ("error", "ffill", "drop")
 _UNIT_NANOSECONDS = {
@@ -219,6 +220,7 @@ def _handle_missing(
     value_columns: list[str],
     rules: SeriesRules,
 ) -> tuple[IntArray, int]:
+    _handle_not_finite(series_id, times, values, value_columns, rules)
     missing = np.isnan(values)
     num_missing = int(missing.any(axis=1).sum())
     if not num_missing:
@@ -236,6 +238,31 @@ def _handle_missing(
         _forward_fill(values)
         missing = np.isnan(values)
     return np.flatnonzero(missing.any(axis=1)).astype(np.int64), num_missing
+
+
+def _handle_not_finite(
+    series_id: str,
+    times: IntArray,
+    values: npt.NDArray[np.float64],
+    value_columns: list[str],
+    rules: SeriesRules,
+) -> None:
+    # Infinities, and finite values that float32 cannot hold, would reach the model as inf, so
+    # they fall under the missing-value policy: an error by default, missing values otherwise.
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(values) | (np.abs(values) > _FLOAT32_MAX)
+    if not bad.any():
+        return
+    column = int(np.flatnonzero(bad.any(axis=0))[0])
+    rows = np.flatnonzero(bad[:, column])
+    if rules.missing == "error":
+        raise MissingValueError(
+            f"column {value_columns[column]!r} of series {series_id!r} holds {len(rows)} "
+            f"values that are infinite or beyond the float32 range, first "
+            f"{values[rows[0], column]!r} at {rules.format_time(int(times[rows[0]]))}. Fix them "
+            "at the source, or pass missing='drop' or missing='ffill' to treat them as missing."
+        )
+    values[bad] = np.nan
 
 
 def _forward_fill(values: npt.NDArray[np.float64]) -> None:
