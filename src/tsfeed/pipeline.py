@@ -66,6 +66,7 @@ def make_datasets(
     num_parallel_calls: int | None = None,
     prefetch: int | None = None,
     first_epoch: int = 0,
+    first_batch: int = 0,
 ) -> tuple[tf.data.Dataset, tf.data.Dataset | None]:
     """Build the training and validation datasets of ``(inputs, targets)`` batches.
 
@@ -93,6 +94,9 @@ def make_datasets(
         prefetch: Batches prepared ahead; defaults to ``tf.data.AUTOTUNE``.
         first_epoch: Number of the first epoch that the training dataset yields. Each new
             iteration of it (one per Keras epoch) takes the next number.
+        first_batch: Batch of ``first_epoch`` at which the first iteration starts, to resume an
+            interrupted epoch (see :mod:`tsfeed.resume`). The first iteration then yields only
+            the remaining batches, and the training dataset's cardinality is unknown.
 
     Returns:
         ``(train, validation)``; ``validation`` is None when ``validation_cutoff`` is None.
@@ -124,11 +128,14 @@ def make_datasets(
         prefetch=prefetch or tf.data.AUTOTUNE,
     )
     if engine == "keras":
+        if first_epoch or first_batch:
+            raise ValueError("first_epoch and first_batch need engine='gather'.")
         from tsfeed.engines.keras_series import keras_dataset
 
         train = keras_dataset(store, split.train, options.batch_size, shuffle, seed, drop_remainder)
     else:
-        train = _gather_train(store, split.train, options, seed if shuffle else None, first_epoch)
+        position = (first_epoch, first_batch)
+        train = _gather_train(store, split.train, options, seed if shuffle else None, position)
     validation = None
     if split.validation is not None:
         validation = _validation(
@@ -238,7 +245,11 @@ def _map_batches(
 
 
 def _gather_train(
-    store: Store, index: WindowIndex, options: _Options, seed: int | None, first_epoch: int
+    store: Store,
+    index: WindowIndex,
+    options: _Options,
+    seed: int | None,
+    position: tuple[int, int],
 ) -> tf.data.Dataset:
     gather = WindowGather(store, index)
     num_windows = index.num_windows
@@ -251,34 +262,46 @@ def _gather_train(
             )
     else:
         num_batches = -(-num_windows // options.batch_size)
-    epochs = _EpochCounter(first_epoch)
+    first_epoch, first_batch = position
+    if not 0 <= first_batch < num_batches or first_epoch < 0:
+        raise ValueError(
+            f"cannot resume at epoch {first_epoch}, batch {first_batch}: an epoch has "
+            f"{num_batches} batches, numbered from 0."
+        )
+    epochs = _EpochCounter(first_epoch, first_batch)
     keys = tf.data.Dataset.from_generator(
-        epochs.next_epoch, output_signature=tf.TensorSpec((), tf.int64)
+        epochs.next_epoch,
+        output_signature=(tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64)),
     )
     keys = keys.flat_map(
-        lambda epoch: tf.data.Dataset.range(num_batches).map(lambda batch: (epoch, batch))
+        lambda epoch, start: tf.data.Dataset.range(start, num_batches).map(
+            lambda batch: (epoch, batch)
+        )
     )
     static_batch = options.batch_size if options.drop_remainder else None
     dataset = _map_batches(
         keys, gather, options.batch_size, num_batches, seed, options, static_batch
     )
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
+    if first_batch == 0:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(num_batches))
     return dataset.prefetch(options.prefetch)
 
 
 class _EpochCounter:
-    """Hands out consecutive epoch numbers, one per iteration of the training dataset."""
+    """Hand out ``(epoch, first batch)``, one pair per iteration of the training dataset."""
 
-    def __init__(self, first_epoch: int) -> None:
+    def __init__(self, first_epoch: int, first_batch: int) -> None:
         self._next = first_epoch
+        self._first_batch = first_batch
         self._lock = threading.Lock()
 
-    def next_epoch(self) -> Iterator[np.int64]:
+    def next_epoch(self) -> Iterator[tuple[np.int64, np.int64]]:
         with self._lock:
-            epoch = self._next
+            epoch, start = self._next, self._first_batch
             self._next += 1
-        logger.debug("training epoch %d begins", epoch)
-        yield np.int64(epoch)
+            self._first_batch = 0
+        logger.debug("training epoch %d begins at batch %d", epoch, start)
+        yield np.int64(epoch), np.int64(start)
 
 
 def _validation(
