@@ -61,23 +61,29 @@ class WindowGather:
         spec = self.spec
         inputs = self._buffers.take((count * spec.sequence_length, self.num_features))
         targets = self._buffers.take((count * spec.target_width, self.num_targets))
-        input_rows = (starts[:, None] + self._input_grid).reshape(-1)
-        target_rows = (starts[:, None] + self._target_grid).reshape(-1)
         shards = np.unique(shard_of)
         if len(shards) == 1:
             data = self.store.shard(int(shards[0]))
+            input_rows = (starts[:, None] + self._input_grid).reshape(-1)
+            target_rows = (starts[:, None] + self._target_grid).reshape(-1)
             # mode="clip" lets take write straight into the output; the rows are in range.
             np.take(data.features, input_rows, axis=0, out=inputs, mode="clip")
             np.take(data.targets, target_rows, axis=0, out=targets, mode="clip")
         else:
-            input_shard = np.repeat(shard_of, spec.sequence_length)
-            target_shard = np.repeat(shard_of, spec.target_width)
+            inputs_3d = inputs.reshape(count, spec.sequence_length, self.num_features)
+            targets_3d = targets.reshape(count, spec.target_width, self.num_targets)
             for shard in shards:
                 data = self.store.shard(int(shard))
-                chosen = input_shard == shard
-                inputs[chosen] = np.take(data.features, input_rows[chosen], axis=0)
-                chosen = target_shard == shard
-                targets[chosen] = np.take(data.targets, target_rows[chosen], axis=0)
+                chosen = np.flatnonzero(shard_of == shard)
+                shard_starts = starts[chosen][:, None]
+                rows = (shard_starts + self._input_grid).reshape(-1)
+                inputs_3d[chosen] = np.take(data.features, rows, axis=0).reshape(
+                    len(chosen), spec.sequence_length, self.num_features
+                )
+                rows = (shard_starts + self._target_grid).reshape(-1)
+                targets_3d[chosen] = np.take(data.targets, rows, axis=0).reshape(
+                    len(chosen), spec.target_width, self.num_targets
+                )
         inputs_3d = inputs.reshape(count, spec.sequence_length, self.num_features)
         if spec.target_width == 1:
             return inputs_3d, targets

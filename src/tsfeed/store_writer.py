@@ -3,7 +3,7 @@
 A new version is written into a hidden staging folder and becomes visible through one rename:
 the staging folder itself for a new store, or the ``CURRENT`` pointer file for a store that
 already exists. A process killed at any point leaves either the old store or the new one, plus a
-stale staging folder that the next write removes.
+staging folder that the next write to the same place removes once its owner process is gone.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import time
 import uuid
 from pathlib import Path
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SHARD_BYTES = 128 << 20
 _STAGING_PREFIX = ".tsfeed-staging-"
+_OWNER_FILE = "owner.json"
+_OWNERLESS_STALE_SECONDS = 3600
 
 __all__ = ["StagedVersion", "StoreWriter", "stage_version"]
 
@@ -174,26 +177,34 @@ class StagedVersion:
         version_path: Folder that receives the shards, manifest and metadata.
     """
 
-    def __init__(self, store_path: Path, staging_root: Path, version_path: Path, is_new: bool):
+    def __init__(
+        self,
+        store_path: Path,
+        staging_root: Path,
+        version_path: Path,
+        final_name: str,
+        is_new: bool,
+    ) -> None:
         self.store_path = store_path
         self.staging_root = staging_root
         self.version_path = version_path
+        self.final_name = final_name
         self._is_new = is_new
 
     def publish(self) -> None:
         """Make the staged version the store's current version, atomically."""
         _fsync_tree(self.version_path)
         if self._is_new:
-            (self.staging_root / store_format.CURRENT_FILE).write_text(
-                self.version_path.name + "\n"
-            )
+            (self.staging_root / store_format.CURRENT_FILE).write_text(self.final_name + "\n")
+            (self.staging_root / _OWNER_FILE).unlink()
             _fsync_path(self.staging_root)
             if self.store_path.is_dir():
                 self.store_path.rmdir()  # an empty folder; the rename takes its place
             os.rename(self.staging_root, self.store_path)
             _fsync_path(self.store_path.parent)
             return
-        final = self.store_path / self.version_path.name.removeprefix(_STAGING_PREFIX)
+        (self.version_path / _OWNER_FILE).unlink()
+        final = self.store_path / self.final_name
         os.rename(self.version_path, final)
         pointer_tmp = self.store_path / f"{store_format.CURRENT_FILE}.{uuid.uuid4().hex}.tmp"
         pointer_tmp.write_text(final.name + "\n")
@@ -227,32 +238,58 @@ def stage_version(store_path: Path, *, overwrite: bool) -> StagedVersion:
         _remove_stale_staging(store_path)
         current = pointer.read_text().strip()
         number = int(current.lstrip("v") or 0) + 1 if current.startswith("v") else 1
-        version_path = store_path / f"{_STAGING_PREFIX}v{number:06d}"
-        version_path.mkdir()
-        return StagedVersion(store_path, store_path, version_path, is_new=False)
+        version_path = _make_staging_folder(store_path, f"v{number:06d}")
+        return StagedVersion(store_path, store_path, version_path, f"v{number:06d}", is_new=False)
     if store_path.exists() and (not store_path.is_dir() or any(store_path.iterdir())):
         raise StoreExistsError(
             f"{store_path} exists and is not an empty folder or a tsfeed store. Choose a new "
             "folder for the store."
         )
-    staging_root = store_path.parent / f"{_STAGING_PREFIX}{store_path.name}-{uuid.uuid4().hex[:8]}"
-    staging_root.mkdir(parents=True)
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    staging_root = _make_staging_folder(store_path.parent, store_path.name)
     version_path = staging_root / "v000001"
     version_path.mkdir()
-    return StagedVersion(store_path, staging_root, version_path, is_new=True)
+    return StagedVersion(store_path, staging_root, version_path, "v000001", is_new=True)
+
+
+def _make_staging_folder(parent: Path, name: str) -> Path:
+    # The owner file lets a later writer tell a staging folder of a killed process from one
+    # that another live process is still writing.
+    folder = parent / f"{_STAGING_PREFIX}{name}-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
+    owner = {"host": socket.gethostname(), "pid": os.getpid()}
+    (folder / _OWNER_FILE).write_text(json.dumps(owner))
+    return folder
 
 
 def _remove_stale_staging(folder: Path) -> None:
-    # A staging folder is stale when the process that made it died: its owner wrote it more than
-    # a day ago. NOTE: a writer that runs longer than a day on the same parent folder could lose
-    # its staging folder to a second writer; one writer per store is assumed.
+    """Remove staging folders left behind by writers that died on this machine."""
     if not folder.is_dir():
         return
-    cutoff = time.time() - 86400
     for entry in folder.glob(f"{_STAGING_PREFIX}*"):
-        if entry.stat().st_mtime < cutoff:
-            logger.info("removing stale staging folder %s", entry)
+        if _is_stale(entry):
+            logger.warning("removing staging folder %s of a writer that stopped", entry)
             shutil.rmtree(entry, ignore_errors=True)
+
+
+def _is_stale(entry: Path) -> bool:
+    try:
+        owner = json.loads((entry / _OWNER_FILE).read_text())
+    except (OSError, ValueError):
+        # No readable owner file: a folder being created this instant, or a damaged one.
+        # Only the latter is old.
+        return time.time() - entry.stat().st_mtime > _OWNERLESS_STALE_SECONDS
+    if owner.get("host") != socket.gethostname():
+        # NOTE: on a shared filesystem, a writer on another machine cannot be checked; its
+        # folders are kept.
+        return False
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return False
+    return False
 
 
 def _remove_old_versions(store_path: Path, keep: set[str]) -> None:
