@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tsfeed.pipeline import make_datasets
+from tsfeed.split import split_windows
 from tsfeed.store import open_store
 from tsfeed.windows import WindowSpec
 
@@ -44,11 +45,15 @@ class StoreBenchmark:
 
     def __str__(self) -> str:
         consumer = self.fit_in_memory_steps_per_second * self.batch_size
-        verdict = (
-            "not input-bound: the model, not the loader, sets the pace"
-            if self.fit_ratio >= 0.9
-            else "input-bound: the model waits for data; try a larger batch or fewer features"
-        )
+        if self.loader_windows_per_second < 1.5 * consumer:
+            verdict = "input-bound: the loader is barely faster than the model consumes"
+        elif self.fit_ratio >= 0.9:
+            verdict = "not input-bound: the model, not the loader, sets the pace"
+        else:
+            verdict = (
+                "the loader is fast enough, but sharing the CPU with it slows the model; "
+                "try num_parallel_calls=1"
+            )
         return "\n".join(
             [
                 f"store                     {self.store} ({self.num_windows:,} training windows)",
@@ -80,6 +85,7 @@ def run_store_benchmark(
     spec = WindowSpec(sequence_length, sampling_rate=sampling_rate, horizon=horizon)
     started = time.perf_counter()
     train, _ = make_datasets(store, spec, validation_cutoff=None, batch_size=batch_size, seed=0)
+    num_windows = split_windows(store, spec, None).train.num_windows
     iterator = iter(train.repeat())
     inputs, targets = next(iterator)
     first_batch = time.perf_counter() - started
@@ -111,12 +117,12 @@ def run_store_benchmark(
         fed = max(fed, _fit_rate(model, train.repeat()))
     return StoreBenchmark(
         store=str(store.path),
-        num_windows=int(train.cardinality()) * batch_size,
+        num_windows=num_windows,
         first_batch_seconds=first_batch,
         loader_windows_per_second=loader_rate,
         fit_in_memory_steps_per_second=in_memory,
         fit_tsfeed_steps_per_second=fed,
-        batch_size=batch_size,
+        batch_size=int(inputs.shape[0]),
     )
 
 

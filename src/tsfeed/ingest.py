@@ -177,12 +177,27 @@ def _plan_columns(
         series_columns = list(series_column)
     if time_column in series_columns:
         raise ValueError(f"time_column={time_column!r} is also a series column.")
+    reserved = {*series_columns, time_column}
     for name, columns in (("feature_columns", feature_columns), ("target_columns", target_columns)):
-        if columns is not None and (isinstance(columns, str) or not list(columns)):
+        if columns is None:
+            continue
+        if isinstance(columns, str) or not list(columns):
             raise ValueError(f"{name} must be a non-empty list of column names, got {columns!r}.")
+        clash = [column for column in columns if column in reserved]
+        if clash:
+            raise ValueError(
+                f"{name} includes {clash[0]!r}, which is the series or time column. Leave it "
+                f"out of {name}."
+            )
+        repeated = sorted({column for column in columns if list(columns).count(column) > 1})
+        if repeated:
+            raise ValueError(f"{name} lists {repeated[0]!r} more than once.")
     if feature_columns is None:
-        reserved = {*series_columns, time_column}
-        names = [name for name in _column_names(first) if name not in reserved]
+        try:
+            available = _column_names(first)
+        except (pa.ArrowInvalid, OSError) as err:
+            raise SchemaError(f"cannot read the columns of {first.path}: {err}") from err
+        names = [name for name in available if name not in reserved]
     else:
         names = list(feature_columns)
     values = list(dict.fromkeys([*names, *(target_columns or [])]))
@@ -205,7 +220,7 @@ def _column_names(file: InputFile) -> list[str]:
             source.seek(0)
             return list(pa.ipc.open_stream(source).schema.names)
     with open(file.path, "rb") as handle:
-        header = handle.readline().decode("utf-8", errors="replace").strip()
+        header = handle.readline().decode("utf-8-sig", errors="replace").strip()
     return [name.strip().strip('"') for name in header.split(",") if name.strip()]
 
 

@@ -112,10 +112,15 @@ def make_datasets(
         raise TypeError(f"spec must be a tsfeed.WindowSpec, got {type(spec).__name__}.")
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63
+    ):
+        raise TypeError(f"seed must be None or an integer in [0, 2**63), got {seed!r}.")
     if shuffle and seed is None:
         seed = draw_seed()
         logger.info("no seed given; shuffling with seed=%d (pass it to repeat this order)", seed)
     store = store if isinstance(store, Store) else open_store(store)
+    store.check_shard_sizes()
     cutoff = None if validation_cutoff is None else Cutoff.coerce(validation_cutoff)
 
     started = time.monotonic()
@@ -164,13 +169,20 @@ def _check_sides(
     if cutoff is None or (train.num_windows and validation and validation.num_windows):
         return
     side = "training" if not train.num_windows else "validation"
-    span = ""
+
     if cutoff.kind == "time":
         first = int(store.first_time.min())
         last = int(store.last_time.max())
         span = f" The series cover time values {_format(store, first)} to {_format(store, last)}."
+    else:
+        span = (
+            f" The series have {int(store.num_steps.min())} to {int(store.num_steps.max())} "
+            f"steps, and a window needs {train.spec.rows_needed} consecutive steps."
+        )
+        if cutoff.kind == "last_steps" and store.time_kind == "integer":
+            span += " For a point on the integer time axis, pass tsfeed.Cutoff.at(value)."
     raise NoWindowsError(
-        f"validation_cutoff={cutoff.text!r} leaves no {side} window.{span} Move the cutoff so "
+        f"validation_cutoff={cutoff.text} leaves no {side} window.{span} Move the cutoff so "
         "that both sides have room for a window, or pass validation_cutoff=None."
     )
 

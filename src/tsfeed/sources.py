@@ -101,6 +101,9 @@ def list_input_files(source: str | Path | Sequence[str | Path]) -> list[InputFil
         path = Path(item)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIX_FORMATS)
+            empty = [p for p in found if p.stat().st_size == 0]
+            if empty:
+                raise EmptyInputError(f"input file {empty[0]} is empty (0 bytes).")
             if not found:
                 raise EmptyInputError(
                     f"folder {path} holds no input file; tsfeed reads "
@@ -108,6 +111,8 @@ def list_input_files(source: str | Path | Sequence[str | Path]) -> list[InputFil
                 )
             files.extend(InputFile(p, SUFFIX_FORMATS[p.suffix.lower()]) for p in found)
         elif path.is_file():
+            if path.stat().st_size == 0:
+                raise EmptyInputError(f"input file {path} is empty (0 bytes).")
             suffix = path.suffix.lower()
             if suffix not in SUFFIX_FORMATS:
                 raise ValueError(
@@ -178,7 +183,7 @@ def _read_arrow(file: InputFile, columns: list[str]) -> Iterator[pa.RecordBatch]
 
 def _read_csv(file: InputFile, plan: ColumnPlan) -> Iterator[pa.RecordBatch]:
     with open(file.path, "rb") as handle:
-        header = handle.readline().decode("utf-8", errors="replace").strip()
+        header = handle.readline().decode("utf-8-sig", errors="replace").strip()
     names = [name.strip().strip('"') for name in header.split(",")]
     _check_columns(file, names, plan.source_columns)
     # Values are read as text or float64 on purpose: type inference per block could settle on
@@ -191,7 +196,10 @@ def _read_csv(file: InputFile, plan: ColumnPlan) -> Iterator[pa.RecordBatch]:
     try:
         reader = pa_csv.open_csv(
             file.path,
-            read_options=pa_csv.ReadOptions(block_size=_CSV_BLOCK_BYTES),
+            # The header is given explicitly so that names are used as stripped above.
+            read_options=pa_csv.ReadOptions(
+                block_size=_CSV_BLOCK_BYTES, column_names=names, skip_rows=1
+            ),
             convert_options=options,
         )
         yield from reader

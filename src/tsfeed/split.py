@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 
 import numpy as np
 import numpy.typing as npt
@@ -75,6 +76,12 @@ class Cutoff:
                     f"validation_cutoff={when!r} is not an ISO 8601 time such as "
                     "'2013-11-01' or '2024-01-10T00:00+11:00'."
                 ) from err
+            if parsed.tzinfo is None and re.search(r"(Z|z|[+-]\d\d:?\d\d)$", text):
+                # Python parses a date-only string such as "2024-01-05+00:00" as naive.
+                raise ValueError(
+                    f"validation_cutoff={when!r} has a zone offset that Python ignores after a "
+                    "date without a time; write the time too, as in '2024-01-05T00:00+00:00'."
+                )
             return cls._from_datetime(parsed, text)
         if isinstance(when, dt.datetime):
             return cls._from_datetime(when, when.isoformat())
@@ -149,6 +156,9 @@ class Cutoff:
             result[position] = int(np.searchsorted(times, instant, side="left"))
         return result
 
+    def _naive_example(self) -> str:
+        return str(np.datetime64(int(self.value), "ns").astype("datetime64[s]"))
+
     def _check_time_kind(self, store: Store) -> None:
         if store.time_kind == "integer":
             if self.zone_aware is not None:
@@ -166,8 +176,8 @@ class Cutoff:
         if zone and not self.zone_aware:
             raise ValueError(
                 f"validation_cutoff={self.text!r} has no time zone, but the time column is in "
-                f"zone {zone}. Give the cutoff an offset, such as '{self.text}+00:00', so both "
-                "are compared as instants."
+                f"zone {zone}. Give the cutoff an offset, such as "
+                f"'{self._naive_example()}+00:00' for UTC, so both are compared as instants."
             )
         if not zone and self.zone_aware:
             raise ValueError(

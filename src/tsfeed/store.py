@@ -214,6 +214,24 @@ class Store:
 
     # Integrity ------------------------------------------------------------------------------
 
+    def check_shard_sizes(self) -> None:
+        """Check that every shard exists with its recorded size, without reading it.
+
+        Raises:
+            StoreCorruptError: Naming the first missing or resized shard.
+        """
+        for entry in self.meta["shards"]:
+            path = self.version_path / entry["file"]
+            if not path.exists():
+                raise StoreCorruptError(f"shard {path} is missing. Re-ingest the source data.")
+            size = path.stat().st_size
+            if size != entry["num_bytes"]:
+                raise StoreCorruptError(
+                    f"shard {path} has {size} bytes but the manifest records "
+                    f"{entry['num_bytes']}: the file is truncated or was replaced. Run "
+                    "`tsfeed verify` and re-ingest."
+                )
+
     def verify(self) -> list[str]:
         """Check the size and SHA-256 checksum of every shard against the manifest.
 
