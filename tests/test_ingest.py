@@ -501,7 +501,7 @@ BAD_INPUTS = [
     ),
     BadInput("header-only-csv", _header_only_csv, tsfeed.EmptyInputError, r"has no rows"),
     BadInput("empty-parquet", _empty_parquet, tsfeed.EmptyInputError, r"has no rows"),
-    BadInput("empty-folder", _empty_folder, tsfeed.EmptyInputError, r"holds no input file"),
+    BadInput("empty-folder", _empty_folder, tsfeed.EmptyInputError, r"contains no input file"),
     BadInput("unknown-suffix", _unknown_suffix, ValueError, r"suffix '\.txt'"),
     BadInput(
         "unknown-policy",
@@ -513,7 +513,7 @@ BAD_INPUTS = [
         "store-exists",
         _good_input(),
         tsfeed.StoreExistsError,
-        r"already holds a tsfeed store.*overwrite=True",
+        r"already contains a tsfeed store.*overwrite=True",
         existing_store="store",
     ),
     BadInput(
@@ -797,7 +797,7 @@ def test_ingest_not_finite_value_raises(tmp_path: Path, bad_value: float) -> Non
     pq.write_table(table, source)
 
     with pytest.raises(
-        tsfeed.MissingValueError, match=r"'x' of series 'A' holds 1 values that are infinite"
+        tsfeed.MissingValueError, match=r"'x' of series 'A' contains 1 values that are infinite"
     ):
         tsfeed.ingest(source, tmp_path / "store", series_column="id", time_column="t")
     assert not (tmp_path / "store").exists()

@@ -106,7 +106,7 @@ def list_input_files(source: str | Path | Sequence[str | Path]) -> list[InputFil
                 raise EmptyInputError(f"input file {empty[0]} is empty (0 bytes).")
             if not found:
                 raise EmptyInputError(
-                    f"folder {path} holds no input file; tsfeed reads "
+                    f"folder {path} contains no input file; tsfeed reads "
                     f"{', '.join(sorted(SUFFIX_FORMATS))} files."
                 )
             files.extend(InputFile(p, SUFFIX_FORMATS[p.suffix.lower()]) for p in found)
@@ -355,7 +355,7 @@ def _value_column(column: pa.Array, name: str, file: InputFile, plan: ColumnPlan
         ):
             plan._warned_int.add(f"{name}!")
             logger.warning(
-                "column %r holds integers up to %d, beyond 2**24, which float32 cannot store "
+                "column %r contains integers up to %d, beyond 2**24, which float32 cannot store "
                 "exactly; such values are rounded",
                 name,
                 largest,

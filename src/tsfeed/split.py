@@ -35,7 +35,7 @@ CutoffLike = "Cutoff | str | dt.datetime | dt.date | np.datetime64 | int | float
 
 @dataclasses.dataclass(frozen=True)
 class Cutoff:
-    """Where each series' validation steps begin.
+    """The point where validation begins in each series.
 
     Create one with :meth:`at`, :meth:`last_steps` or :meth:`fraction`, or let
     :meth:`coerce` pick from a plain value: a ``datetime``, ``numpy.datetime64`` or ISO 8601

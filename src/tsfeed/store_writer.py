@@ -232,7 +232,7 @@ def stage_version(store_path: Path, *, overwrite: bool) -> StagedVersion:
     if pointer.is_file():
         if not overwrite:
             raise StoreExistsError(
-                f"{store_path} already holds a tsfeed store. Pass overwrite=True (--overwrite) "
+                f"{store_path} already contains a tsfeed store. Pass overwrite=True (--overwrite) "
                 "to replace it, or choose another folder."
             )
         _remove_stale_staging(store_path)
