@@ -18,7 +18,7 @@ import tsfeed
 
 HOUR = 3_600_000_000_000
 NUM_SERIES = 300
-NUM_STEPS = 2000
+NUM_STEPS = 5000
 
 INGEST = """
 import sys, tsfeed
@@ -46,31 +46,40 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _ingest_and_kill(source: Path, store: Path, delay: float) -> bool:
-    """Run an ingest in a child process and kill it after ``delay`` s; True if it finished first."""
+def _ingest_and_kill(source: Path, store: Path, delay: float) -> int:
+    """Run an ingest in a child process, kill it after ``delay`` seconds if still running, and
+    return its exit status (negative when a signal ended it)."""
     child = subprocess.Popen(
         [sys.executable, "-c", INGEST, str(source), str(store)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
     time.sleep(delay)
-    finished = child.poll() is not None
-    if not finished:
+    if child.poll() is None:
         os.kill(child.pid, signal.SIGKILL)
-    child.wait()
-    return finished
+    return child.wait()
+
+
+def test_crash_kill_really_interrupts(source: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+
+    status = _ingest_and_kill(source, store, 0.7)
+
+    assert status == -signal.SIGKILL, "the ingest finished before the kill; enlarge the input"
+    assert not store.exists()
 
 
 @pytest.mark.parametrize("delay", [0.8, 1.5, 2.5])
 def test_crash_kill_new_store_leaves_nothing(source: Path, tmp_path: Path, delay: float) -> None:
     store = tmp_path / "store"
 
-    finished = _ingest_and_kill(source, store, delay)
+    _ingest_and_kill(source, store, delay)
 
-    if finished:
+    # The kill may land before or after the publishing rename, so either no store exists or a
+    # complete one does; never a partial one.
+    if store.exists():
         assert tsfeed.open_store(store).num_series == NUM_SERIES
-    else:
-        assert not store.exists()
+        assert tsfeed.open_store(store).verify() == []
     complete = tsfeed.ingest(source, store, series_column="id", time_column="t", overwrite=True)
     assert complete.num_series == NUM_SERIES
     assert not list(tmp_path.glob(".tsfeed-staging-*"))
@@ -82,10 +91,11 @@ def test_crash_kill_overwrite_keeps_old_store(source: Path, tmp_path: Path, dela
     old = tsfeed.ingest(source / "part0.parquet", store, series_column="id", time_column="t")
     assert old.num_series == 100
 
-    finished = _ingest_and_kill(source, store, delay)
+    _ingest_and_kill(source, store, delay)
 
+    # Before the pointer swap the old version is current, after it the new one; never a mix.
     reopened = tsfeed.open_store(store)
-    assert reopened.num_series == (NUM_SERIES if finished else 100)
+    assert reopened.num_series in {100, NUM_SERIES}
     assert reopened.verify() == []
     assert reopened.series(0).features.shape == (NUM_STEPS, 8)
     again = tsfeed.ingest(source, store, series_column="id", time_column="t", overwrite=True)
