@@ -175,15 +175,7 @@ class Store:
 
     def _map_shard(self, index: int) -> _Shard:
         entry = self.meta["shards"][index]
-        path = self.version_path / entry["file"]
-        if not path.exists():
-            raise StoreCorruptError(f"shard {path} is missing. Re-ingest the source data.")
-        size = path.stat().st_size
-        if size != entry["num_bytes"]:
-            raise StoreCorruptError(
-                f"shard {path} has {size} bytes but the manifest records {entry['num_bytes']}: "
-                "the file is truncated or was replaced. Run `tsfeed verify` and re-ingest."
-            )
+        path = self._checked_shard_path(entry)
         allocated_before = pa.total_allocated_bytes()
         try:
             reader = pa.ipc.open_file(pa.memory_map(str(path), "r"))
@@ -221,16 +213,19 @@ class Store:
             StoreCorruptError: Naming the first missing or resized shard.
         """
         for entry in self.meta["shards"]:
-            path = self.version_path / entry["file"]
-            if not path.exists():
-                raise StoreCorruptError(f"shard {path} is missing. Re-ingest the source data.")
-            size = path.stat().st_size
-            if size != entry["num_bytes"]:
-                raise StoreCorruptError(
-                    f"shard {path} has {size} bytes but the manifest records "
-                    f"{entry['num_bytes']}: the file is truncated or was replaced. Run "
-                    "`tsfeed verify` and re-ingest."
-                )
+            self._checked_shard_path(entry)
+
+    def _checked_shard_path(self, entry: dict[str, Any]) -> Path:
+        path = self.version_path / entry["file"]
+        if not path.exists():
+            raise StoreCorruptError(f"shard {path} is missing. Re-ingest the source data.")
+        size = path.stat().st_size
+        if size != entry["num_bytes"]:
+            raise StoreCorruptError(
+                f"shard {path} has {size} bytes but the manifest records {entry['num_bytes']}: "
+                "the file is truncated or was replaced. Run `tsfeed verify` and re-ingest."
+            )
+        return path
 
     def verify(self) -> list[str]:
         """Check the size and SHA-256 checksum of every shard against the manifest.
