@@ -216,7 +216,7 @@ class Store:
             self._checked_shard_path(entry)
 
     def _checked_shard_path(self, entry: dict[str, Any]) -> Path:
-        path = self.version_path / entry["file"]
+        path: Path = self.version_path / str(entry["file"])
         if not path.exists():
             raise StoreCorruptError(f"shard {path} is missing. Re-ingest the source data.")
         size = path.stat().st_size
