@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import collections
 import math
+from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import reference
 import tensorflow as tf
@@ -377,3 +380,35 @@ def test_make_datasets_rejects_bad_argument(two_series_store, overrides, error, 
 
     with pytest.raises(error, match=text):
         tsfeed.make_datasets(two_series_store, spec, **arguments)
+
+
+def test_make_datasets_multi_shard_shuffled_exactly_once(tmp_path: Path) -> None:
+    """Batches that span several shards keep each window with its own target."""
+    hour = 3_600_000_000_000
+    ids, times, values = [], [], []
+    for series in range(12):
+        for step in range(40):
+            ids.append(f"s{series:02d}")
+            times.append(step * hour)
+            values.append(series * 1000.0 + step)
+    table = pa.table({"id": ids, "t": pa.array(times, pa.timestamp("ns", "UTC")), "x": values})
+    pq.write_table(table, tmp_path / "in.parquet")
+    store = tsfeed.ingest(
+        tmp_path / "in.parquet",
+        tmp_path / "store",
+        series_column="id",
+        time_column="t",
+        shard_bytes=500,
+    )
+    assert len(store.meta["shards"]) >= 6
+    spec = tsfeed.WindowSpec(sequence_length=4, sampling_rate=2, horizon=2)
+
+    train, _ = tsfeed.make_datasets(store, spec, validation_cutoff=None, batch_size=32, seed=3)
+    batches = [(inputs.numpy(), targets.numpy()) for inputs, targets in train]  # one epoch
+    inputs = np.concatenate([batch[0] for batch in batches])[:, :, 0]
+    targets = np.concatenate([batch[1] for batch in batches])[:, 0]
+
+    assert len(inputs) == 12 * spec.num_windows(40)
+    assert len({tuple(row) for row in inputs}) == len(inputs)
+    assert np.array_equal(inputs[:, 1:] - inputs[:, :-1], np.full((len(inputs), 3), 2.0))
+    assert np.array_equal(targets, inputs[:, -1] + 2)

@@ -28,11 +28,15 @@ class WindowGather:
     Args:
         store: The open store.
         index: Windows of one side of the split.
+        group_by_shard: Reorder each batch so that windows of one shard are adjacent, which lets
+            every shard's copy go straight into the batch. Use it only where the order inside a
+            batch carries no meaning, as in a shuffled epoch; the result is still deterministic.
     """
 
-    def __init__(self, store: Store, index: WindowIndex) -> None:
+    def __init__(self, store: Store, index: WindowIndex, group_by_shard: bool = False) -> None:
         self.store = store
         self.index = index
+        self.group_by_shard = group_by_shard
         self.spec = index.spec
         self.num_features = len(store.feature_columns)
         self.num_targets = len(store.target_columns)
@@ -57,18 +61,19 @@ class WindowGather:
         series, starts = self.index.locate(ranks)
         shard_of = self.store.shard_of[series]
         starts = self.store.row_offset[series] + starts
+        if self.group_by_shard:
+            order = np.argsort(shard_of, kind="stable")
+            shard_of, starts = shard_of[order], starts[order]
         count = len(starts)
         spec = self.spec
         inputs = self._buffers.take((count * spec.sequence_length, self.num_features))
         targets = self._buffers.take((count * spec.target_width, self.num_targets))
         shards = np.unique(shard_of)
-        if len(shards) == 1:
-            data = self.store.shard(int(shards[0]))
-            input_rows = (starts[:, None] + self._input_grid).reshape(-1)
-            target_rows = (starts[:, None] + self._target_grid).reshape(-1)
-            # mode="clip" lets take write straight into the output; the rows are in range.
-            np.take(data.features, input_rows, axis=0, out=inputs, mode="clip")
-            np.take(data.targets, target_rows, axis=0, out=targets, mode="clip")
+        if len(shards) == 1 or self.group_by_shard:
+            # Windows of one shard form one contiguous block of the batch.
+            bounds = np.searchsorted(shard_of, shards, side="left").tolist() + [count]
+            for shard, begin, end in zip(shards, bounds[:-1], bounds[1:], strict=True):
+                self._take_block(int(shard), starts[begin:end], inputs, targets, begin, end)
         else:
             inputs_3d = inputs.reshape(count, spec.sequence_length, self.num_features)
             targets_3d = targets.reshape(count, spec.target_width, self.num_targets)
@@ -88,6 +93,31 @@ class WindowGather:
         if spec.target_width == 1:
             return inputs_3d, targets
         return inputs_3d, targets.reshape(count, spec.target_width, self.num_targets)
+
+    def _take_block(
+        self,
+        shard: int,
+        starts: npt.NDArray[np.int64],
+        inputs: FloatArray,
+        targets: FloatArray,
+        begin: int,
+        end: int,
+    ) -> None:
+        data = self.store.shard(shard)
+        length, width = self.spec.sequence_length, self.spec.target_width
+        input_rows = (starts[:, None] + self._input_grid).reshape(-1)
+        target_rows = (starts[:, None] + self._target_grid).reshape(-1)
+        # mode="clip" lets take write straight into the output; the rows are in range.
+        np.take(
+            data.features,
+            input_rows,
+            axis=0,
+            out=inputs[begin * length : end * length],
+            mode="clip",
+        )
+        np.take(
+            data.targets, target_rows, axis=0, out=targets[begin * width : end * width], mode="clip"
+        )
 
 
 class BufferPool:

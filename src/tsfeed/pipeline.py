@@ -263,7 +263,7 @@ def _gather_train(
     seed: int | None,
     position: tuple[int, int],
 ) -> tf.data.Dataset:
-    gather = WindowGather(store, index)
+    gather = WindowGather(store, index, group_by_shard=seed is not None)
     num_windows = index.num_windows
     if options.drop_remainder:
         num_batches = num_windows // options.batch_size
