@@ -71,7 +71,7 @@ class WindowGather:
         shards = np.unique(shard_of)
         if len(shards) == 1 or self.group_by_shard:
             # Windows of one shard form one contiguous block of the batch.
-            bounds = np.searchsorted(shard_of, shards, side="left").tolist() + [count]
+            bounds = [*np.searchsorted(shard_of, shards, side="left").tolist(), count]
             for shard, begin, end in zip(shards, bounds[:-1], bounds[1:], strict=True):
                 self._take_block(int(shard), starts[begin:end], inputs, targets, begin, end)
         else:
