@@ -88,7 +88,7 @@ def test_errors_missing_shard_before_training(tmp_path: Path) -> None:
     store = _parquet_store(tmp_path)
     next(store.version_path.glob("shard-*.arrow")).unlink()
 
-    with pytest.raises(tsfeed.StoreCorruptError, match="shard .*shard-00000.arrow is missing"):
+    with pytest.raises(tsfeed.StoreCorruptError, match=r"shard .*shard-00000\.arrow is missing"):
         tsfeed.make_datasets(
             tsfeed.open_store(tmp_path / "store"), tsfeed.WindowSpec(5), validation_cutoff=None
         )
