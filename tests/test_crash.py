@@ -63,13 +63,13 @@ def _ingest_and_kill(source: Path, store: Path, delay: float) -> int:
 def test_crash_kill_really_interrupts(source: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"
 
-    status = _ingest_and_kill(source, store, 0.7)
+    status = _ingest_and_kill(source, store, 0.5)
 
     assert status == -signal.SIGKILL, "the ingest finished before the kill; enlarge the input"
     assert not store.exists()
 
 
-@pytest.mark.parametrize("delay", [0.8, 1.5, 2.5])
+@pytest.mark.parametrize("delay", [0.6, 0.9, 1.2])
 def test_crash_kill_new_store_leaves_nothing(source: Path, tmp_path: Path, delay: float) -> None:
     store = tmp_path / "store"
 
@@ -85,7 +85,7 @@ def test_crash_kill_new_store_leaves_nothing(source: Path, tmp_path: Path, delay
     assert not list(tmp_path.glob(".tsfeed-staging-*"))
 
 
-@pytest.mark.parametrize("delay", [0.8, 1.5, 2.5])
+@pytest.mark.parametrize("delay", [0.6, 0.9, 1.2])
 def test_crash_kill_overwrite_keeps_old_store(source: Path, tmp_path: Path, delay: float) -> None:
     store = tmp_path / "store"
     old = tsfeed.ingest(source / "part0.parquet", store, series_column="id", time_column="t")
