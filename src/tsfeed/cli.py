@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
@@ -41,12 +41,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"tsfeed {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader of the output went away, as with `| head`; that is not an error.
+        sys.stderr.close()
+        return 0
     return result
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tsfeed", description="Sliding windows over many series.")
-    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging, tracebacks")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="debug logging and full tracebacks"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="read CSV, Parquet or Arrow files into a store")
@@ -122,7 +128,10 @@ def _progress_bar() -> Callable[[str, int, int], None]:
     def update(stage: str, done: int, total: int) -> None:
         if stage not in bars:
             unit = "B" if stage == "read" else "bucket"
-            bars[stage] = tqdm(total=total, desc=stage, unit=unit, unit_scale=stage == "read")
+            # disable=None turns the bar off when stderr is not a terminal.
+            bars[stage] = tqdm(
+                total=total, desc=stage, unit=unit, unit_scale=stage == "read", disable=None
+            )
         bar = bars[stage]
         bar.update(done - bar.n)
         if done >= total:
