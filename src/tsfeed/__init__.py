@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tsfeed.append import append
 from tsfeed.errors import (
     BackendUnavailableError,
     DuplicateTimestampError,
@@ -45,6 +46,7 @@ __all__ = [
     "StoreExistsError",
     "TsfeedError",
     "WindowSpec",
+    "append",
     "ingest",
     "make_datasets",
     "open_store",

@@ -78,6 +78,16 @@ def _build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--backend", default="pyarrow", choices=["pyarrow", "tfio"])
     ingest.set_defaults(run=_run_ingest)
 
+    append = commands.add_parser("append", help="add new rows or series to a store, atomically")
+    append.add_argument("source", nargs="+", help="input files or folders")
+    append.add_argument("store", help="an existing store")
+    append.add_argument(
+        "--duplicates",
+        choices=["error", "keep_first", "keep_last"],
+        help="policy for timestamps already in the store (default: the store's)",
+    )
+    append.set_defaults(run=_run_append)
+
     info = commands.add_parser("info", help="print a store's columns and series counts")
     info.add_argument("store")
     info.set_defaults(run=_run_info)
@@ -160,6 +170,14 @@ def _run_ingest(args: argparse.Namespace) -> int:
         progress=_progress_bar(),
     )
     print(f"wrote {store.num_series} series, {store.num_rows} rows to {store.path}")
+    return 0
+
+
+def _run_append(args: argparse.Namespace) -> int:
+    from tsfeed.append import append
+
+    store = append(args.source, args.store, duplicates=args.duplicates, progress=_progress_bar())
+    print(f"store now has {store.num_series} series, {store.num_rows} rows ({store.version_path})")
     return 0
 
 

@@ -14,12 +14,13 @@ ingest leaves the target folder as it was.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BUCKET_BYTES = 256 << 20
 
-__all__ = ["ProgressCallback", "ingest"]
+__all__ = ["ProgressCallback", "ingest", "write_version"]
 
 ProgressCallback = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)``; stage is ``"read"`` (bytes) or ``"write"``
@@ -112,18 +113,61 @@ def ingest(
         num_buckets,
     )
 
-    staged = stage_version(Path(store_path), overwrite=overwrite)
+    meta = {
+        "series_columns": plan.series_columns,
+        "time_column": plan.time_column,
+        "feature_columns": feature_names,
+        "target_columns": target_names,
+        "dtype": "float32",
+        "policies": {"missing": missing, "gaps": gaps, "duplicates": duplicates},
+        "step": rules.step,
+        "sources": [str(file.path) for file in files],
+    }
+    batches = _read_inputs(files, plan, backend, progress)
+    summary = write_version(
+        Path(store_path), batches, plan, meta, rules, num_buckets, shard_bytes, progress, overwrite
+    )
+    store = open_store(store_path)
+    logger.info(
+        "ingest finished in %.1f s: %d series, %d rows, %s",
+        time.monotonic() - started,
+        store.num_series,
+        store.num_rows,
+        ", ".join(f"{key}={value}" for key, value in summary.items()),
+    )
+    return store
+
+
+def write_version(
+    store_path: Path,
+    batches: Iterable[pa.RecordBatch],
+    plan: ColumnPlan,
+    meta: dict[str, Any],
+    rules: SeriesRules,
+    num_buckets: int,
+    shard_bytes: int,
+    progress: ProgressCallback | None,
+    overwrite: bool,
+) -> dict[str, Any]:
+    """Spill, clean and write normalized batches as a new store version, then publish it.
+
+    The time kind and zone in ``meta`` and ``rules`` are taken from ``plan`` once the batches
+    are read. Nothing is published unless every step succeeds.
+
+    Returns:
+        Counts of repaired input (missing rows, dropped duplicates, filled steps, gaps).
+    """
+    feature_names = list(meta["feature_columns"])
+    target_names = list(meta["target_columns"])
+    staged = stage_version(store_path, overwrite=overwrite)
     try:
         spill = staged.version_path / "spill"
         spill.mkdir()
-        buckets = _spill(files, plan, backend, spill, num_buckets, total_bytes, progress)
-        rules = SeriesRules(
-            duplicates=rules.duplicates,
-            gaps=rules.gaps,
-            missing=rules.missing,
-            step=rules.step,
-            time_kind=plan.time_kind or "datetime",
-            time_zone=plan.time_zone,
+        buckets, num_rows = _spill(batches, spill, num_buckets)
+        if num_rows == 0:
+            raise EmptyInputError(f"the input ({', '.join(meta['sources'][:3])}) has no rows.")
+        rules = dataclasses.replace(
+            rules, time_kind=plan.time_kind or "datetime", time_zone=plan.time_zone
         )
         writer = StoreWriter(
             staged.version_path, len(feature_names), len(target_names), shard_bytes=shard_bytes
@@ -134,16 +178,9 @@ def ingest(
         spill.rmdir()
         writer.finish(
             {
-                "series_columns": plan.series_columns,
-                "time_column": plan.time_column,
+                **meta,
                 "time_kind": plan.time_kind,
                 "time_zone": plan.time_zone,
-                "feature_columns": feature_names,
-                "target_columns": target_names,
-                "dtype": "float32",
-                "policies": {"missing": missing, "gaps": gaps, "duplicates": duplicates},
-                "step": rules.step,
-                "sources": [str(file.path) for file in files],
                 "summary": summary,
             }
         )
@@ -151,15 +188,7 @@ def ingest(
     except BaseException:
         staged.discard()
         raise
-    store = open_store(store_path)
-    logger.info(
-        "ingest finished in %.1f s: %d series, %d rows, %s",
-        time.monotonic() - started,
-        store.num_series,
-        store.num_rows,
-        ", ".join(f"{key}={value}" for key, value in summary.items()),
-    )
-    return store
+    return summary
 
 
 def _plan_columns(
@@ -224,38 +253,41 @@ def _column_names(file: InputFile) -> list[str]:
     return [name.strip().strip('"') for name in header.split(",") if name.strip()]
 
 
-def _spill(
-    files: list[InputFile],
-    plan: ColumnPlan,
-    backend: str,
-    spill: Path,
-    num_buckets: int,
-    total_bytes: int,
-    progress: ProgressCallback | None,
-) -> list[Path]:
-    writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
-    paths = [spill / f"bucket-{index:05d}.arrow" for index in range(num_buckets)]
+def _read_inputs(
+    files: list[InputFile], plan: ColumnPlan, backend: str, progress: ProgressCallback | None
+) -> Iterator[pa.RecordBatch]:
+    total_bytes = sum(file.num_bytes for file in files)
     done_bytes = 0
+    for file in files:
+        yield from read_normalized_batches(file, plan, backend)
+        done_bytes += file.num_bytes
+        if progress is not None:
+            progress("read", done_bytes, total_bytes)
+
+
+def _spill(
+    batches: Iterable[pa.RecordBatch], spill: Path, num_buckets: int
+) -> tuple[list[Path], int]:
+    """Append each batch's rows to the bucket file of their series; return the files and rows."""
+    writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+    schemas: dict[int, pa.Schema] = {}
+    paths = [spill / f"bucket-{index:05d}.arrow" for index in range(num_buckets)]
     num_rows = 0
     try:
-        for file in files:
-            for batch in read_normalized_batches(file, plan, backend):
-                num_rows += batch.num_rows
-                for index, part in _partition(batch, num_buckets):
-                    if index not in writers:
-                        writers[index] = pa.ipc.new_stream(str(paths[index]), part.schema)
-                    writers[index].write_batch(part)
-            done_bytes += file.num_bytes
-            if progress is not None:
-                progress("read", done_bytes, total_bytes)
+        for batch in batches:
+            num_rows += batch.num_rows
+            for index, part in _partition(batch, num_buckets):
+                if index not in writers:
+                    schemas[index] = part.schema
+                    writers[index] = pa.ipc.new_stream(str(paths[index]), part.schema)
+                elif part.schema != schemas[index]:
+                    # Rows of an existing store and of new input may type a key differently.
+                    part = pa.Table.from_batches([part]).cast(schemas[index]).to_batches()[0]
+                writers[index].write_batch(part)
     finally:
         for writer in writers.values():
             writer.close()
-    if num_rows == 0:
-        raise EmptyInputError(
-            f"the input ({', '.join(str(file.path) for file in files[:3])}) has no rows."
-        )
-    return [path for index, path in enumerate(paths) if index in writers]
+    return [path for index, path in enumerate(paths) if index in writers], num_rows
 
 
 def _partition(batch: pa.RecordBatch, num_buckets: int) -> list[tuple[int, pa.RecordBatch]]:

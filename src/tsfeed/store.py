@@ -92,6 +92,7 @@ class Store:
         self._run_offsets: IntArray = runs.offsets.to_numpy().astype(np.int64) // 2
         self._run_bounds: IntArray = runs.flatten().to_numpy().astype(np.int64).reshape(-1, 2)
         self._shards: dict[int, _Shard] = {}
+        self._manifest = manifest
         self._position = {series_id: i for i, series_id in enumerate(self.series_ids)}
 
     # Metadata -------------------------------------------------------------------------------
@@ -137,6 +138,11 @@ class Store:
             return self._position[series_id]
         except KeyError:
             raise KeyError(f"series_id={series_id!r} is not in the store at {self.path}.") from None
+
+    def series_keys(self) -> list[pa.Array]:
+        """Return the original id columns of the series, one array per id column."""
+        names = [f"key_{i}" for i in range(len(self.meta.get("series_columns", [])))]
+        return [self._manifest.column(name).combine_chunks() for name in names]
 
     def runs(self, position: int) -> IntArray:
         """Return the ``(begin, end)`` step ranges of one series that windows may use."""

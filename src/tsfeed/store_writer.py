@@ -113,6 +113,11 @@ class StoreWriter:
                 "last_time": pa.array([row["last_time"] for row in rows], pa.int64()),
                 "num_missing": pa.array([row["num_missing"] for row in rows], pa.int64()),
                 "runs": pa.array([row["runs"] for row in rows], pa.list_(pa.int64())),
+                # The original id values, so that a later append sorts old and new series alike.
+                **{
+                    f"key_{i}": pa.array([key[i] for key, _ in self._manifest])
+                    for i in range(len(self._manifest[0][0]) if self._manifest else 0)
+                },
             }
         )
         with pa.ipc.new_file(
