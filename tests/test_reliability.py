@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tsfeed
-from tsfeed.split import Cutoff, split_windows
+from tsfeed.split import Cutoff, count_windows_lost_to_runs, split_windows
 
 START = np.datetime64("2024-01-01T00:00:00", "ns")
 HOUR_NS = 3_600_000_000_000
@@ -586,3 +586,30 @@ def test_random_drop_windows_once_each(
     assert len(first_values) == len(expected)
     assert len(set(first_values)) == len(first_values)
     assert sorted(first_values) == expected
+
+
+def test_reliability_windows_lost_per_gap_policy(tmp_path: Path) -> None:
+    """Each gap policy's window count, and what it loses against unbroken runs."""
+
+    hours = [*range(100), *range(200, 300)]
+    table = pa.table(
+        {
+            "id": ["C"] * len(hours),
+            "t": pa.array(np.array(hours) * 3_600_000_000_000, pa.timestamp("ns", "UTC")),
+            "x": np.array(hours, dtype=float),
+        }
+    )
+    pq.write_table(table, tmp_path / "gap.parquet")
+    spec = tsfeed.WindowSpec(sequence_length=24, horizon=1)
+    expected = {"split": (152, 24), "ignore": (176, 0)}
+
+    for policy, (kept, lost) in expected.items():
+        store = tsfeed.ingest(
+            tmp_path / "gap.parquet",
+            tmp_path / policy,
+            series_column="id",
+            time_column="t",
+            gaps=policy,
+        )
+        assert count_windows_lost_to_runs(store, spec, kept=True) == kept
+        assert count_windows_lost_to_runs(store, spec) == lost

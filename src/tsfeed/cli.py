@@ -90,6 +90,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="print a store's columns and series counts")
     info.add_argument("store")
+    info.add_argument(
+        "--sequence-length",
+        type=int,
+        help="also count the windows of this many steps, and those lost to gaps and missing values",
+    )
+    info.add_argument("--horizon", type=int, default=1, help="target steps after the window")
     info.set_defaults(run=_run_info)
 
     verify = commands.add_parser("verify", help="check every shard's size and checksum")
@@ -197,6 +203,15 @@ def _run_info(args: argparse.Namespace) -> int:
     print(f"time       {store.meta['time_column']} ({store.time_kind}, zone {store.time_zone})")
     print(f"shards     {len(store.meta['shards'])}")
     print(f"policies   {store.meta.get('policies')}")
+    if args.sequence_length:
+        from tsfeed.split import count_windows_lost_to_runs
+        from tsfeed.windows import WindowSpec
+
+        spec = WindowSpec(args.sequence_length, horizon=args.horizon)
+        kept = count_windows_lost_to_runs(store, spec, kept=True)
+        lost = count_windows_lost_to_runs(store, spec)
+        print(f"windows    {kept:,} of {spec.sequence_length} steps, horizon {spec.horizon}")
+        print(f"lost       {lost:,} to gaps and missing values (no cutoff applied)")
     return 0
 
 

@@ -27,7 +27,7 @@ from tsfeed.windows import WindowIndex, WindowSpec, count_windows_in_runs
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Cutoff", "SplitIndexes", "split_windows"]
+__all__ = ["Cutoff", "SplitIndexes", "count_windows_lost_to_runs", "split_windows"]
 
 IntArray = npt.NDArray[np.int64]
 CutoffLike = "Cutoff | str | dt.datetime | dt.date | np.datetime64 | int | float | None"
@@ -239,7 +239,32 @@ def split_windows(store: Store, spec: WindowSpec, cutoff: Cutoff | None) -> Spli
             spec.rows_needed,
             examples,
         )
+    num_lost = count_windows_lost_to_runs(store, spec)
+    if num_lost:
+        logger.info(
+            "gaps and missing values (policies %s) remove %d of the %d windows the series "
+            "would have as unbroken runs",
+            store.meta.get("policies"),
+            num_lost,
+            num_lost + count_windows_lost_to_runs(store, spec, kept=True),
+        )
     return SplitIndexes(train, validation, cutoff_steps, len(skipped))
+
+
+def count_windows_lost_to_runs(store: Store, spec: WindowSpec, kept: bool = False) -> int:
+    """Count the windows that gaps and missing values remove, ignoring any cutoff.
+
+    The count compares each series as stored with the same series taken as one unbroken run.
+    With ``kept=True``, return the windows that remain instead.
+    """
+    _, begin, end = store.run_table()
+    _, count = count_windows_in_runs(spec, begin, end)
+    remaining = int(count.sum())
+    if kept:
+        return remaining
+    zeros = np.zeros(store.num_series, dtype=np.int64)
+    _, whole = count_windows_in_runs(spec, zeros, store.num_steps)
+    return int(whole.sum()) - remaining
 
 
 def _raise_no_windows(store: Store, spec: WindowSpec) -> None:
