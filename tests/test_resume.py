@@ -9,6 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import tsfeed
 from tsfeed.resume import PositionCallback, load_position
@@ -130,3 +132,27 @@ def test_resume_load_position_bad_file(tmp_path: Path) -> None:
     path.write_text("{}")
     with pytest.raises(ValueError, match="not a tsfeed position file"):
         load_position(path)
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(0, 2**32), epoch=st.integers(0, 5), stop_after=st.integers(0, 10))
+def test_resume_random_position_exactly_once(
+    store: tsfeed.Store, seed: int, epoch: int, stop_after: int
+) -> None:
+    full, _ = tsfeed.make_datasets(
+        store, SPEC, validation_cutoff=None, batch_size=16, seed=seed, first_epoch=epoch
+    )
+    expected = _first_values(full)
+    resumed, _ = tsfeed.make_datasets(
+        store,
+        SPEC,
+        validation_cutoff=None,
+        batch_size=16,
+        seed=seed,
+        first_epoch=epoch,
+        first_batch=stop_after,
+    )
+
+    assert expected[: stop_after * 16] + _first_values(resumed) == expected
