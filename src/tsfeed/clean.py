@@ -260,7 +260,8 @@ def _handle_not_finite(
             f"column {value_columns[column]!r} of series {series_id!r} contains {len(rows)} "
             f"values that are infinite or beyond the float32 range, first "
             f"{float(values[rows[0], column])!r} at {rules.format_time(int(times[rows[0]]))}. "
-            "Fix them at the source, or pass missing='drop' or missing='ffill' to treat them as missing."
+            "Fix them at the source, or pass missing='drop' or missing='ffill' to treat them "
+            "as missing."
         )
     values[bad] = np.nan
 
