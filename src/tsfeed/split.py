@@ -239,14 +239,14 @@ def split_windows(store: Store, spec: WindowSpec, cutoff: Cutoff | None) -> Spli
             spec.rows_needed,
             examples,
         )
-    num_lost = count_windows_lost_to_runs(store, spec)
-    if num_lost:
+    num_kept, num_whole = _windows_in_runs_and_whole(store, spec)
+    if num_whole > num_kept:
         logger.info(
             "gaps and missing values (policies %s) remove %d of the %d windows the series "
             "would have as unbroken runs",
             store.meta.get("policies"),
-            num_lost,
-            num_lost + count_windows_lost_to_runs(store, spec, kept=True),
+            num_whole - num_kept,
+            num_whole,
         )
     return SplitIndexes(train, validation, cutoff_steps, len(skipped))
 
@@ -257,14 +257,16 @@ def count_windows_lost_to_runs(store: Store, spec: WindowSpec, kept: bool = Fals
     The count compares each series as stored with the same series taken as one unbroken run.
     With ``kept=True``, return the windows that remain instead.
     """
+    num_kept, num_whole = _windows_in_runs_and_whole(store, spec)
+    return num_kept if kept else num_whole - num_kept
+
+
+def _windows_in_runs_and_whole(store: Store, spec: WindowSpec) -> tuple[int, int]:
     _, begin, end = store.run_table()
-    _, count = count_windows_in_runs(spec, begin, end)
-    remaining = int(count.sum())
-    if kept:
-        return remaining
+    _, in_runs = count_windows_in_runs(spec, begin, end)
     zeros = np.zeros(store.num_series, dtype=np.int64)
     _, whole = count_windows_in_runs(spec, zeros, store.num_steps)
-    return int(whole.sum()) - remaining
+    return int(in_runs.sum()), int(whole.sum())
 
 
 def _raise_no_windows(store: Store, spec: WindowSpec) -> None:
