@@ -53,7 +53,7 @@ def test_append_equals_single_ingest(tmp_path: Path) -> None:
     assert _contents(appended) == _contents(whole)
     assert appended.target_columns == ["x"]
     assert appended.version_path.name == "v000002"
-    assert _contents(store) == before  # a reader of the old version still sees it
+    assert _contents(store) == before  # a reader of the old version still reads the old rows
 
 
 def test_append_overlap_error_then_keep_last(tmp_path: Path) -> None:

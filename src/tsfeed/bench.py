@@ -1,7 +1,8 @@
 """Measure a user's own store: windows per second, and whether a small model waits for data.
 
 This backs the ``tsfeed bench STORE`` command. The model is a stand-in (LSTM(32) and Dense), so
-the verdict says whether a model of that cost would be input-bound; a heavier model is less so.
+the verdict tells whether a model of that cost would be input-bound. A heavier model is less
+likely to be.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ class SeriesRules:
             consecutive steps, as Keras does).
         missing: ``"error"``, ``"ffill"`` (carry the last value forward; steps before the first
             value of a column stay missing and their windows are dropped) or ``"drop"`` (drop
-            every window whose span holds a missing value).
+            every window whose span contains a missing value).
         step: Time between steps in time units (nanoseconds for datetimes), or None to use the
             most common difference of each series.
         time_kind: ``"datetime"`` or ``"integer"``, for messages.

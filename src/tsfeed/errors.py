@@ -49,7 +49,7 @@ class NoWindowsError(TsfeedError, ValueError):
 
 
 class StoreExistsError(TsfeedError, FileExistsError):
-    """The target folder of an ingest already holds a store or other files."""
+    """The target folder of an ingest already contains a store or other files."""
 
 
 class StoreCorruptError(TsfeedError, OSError):

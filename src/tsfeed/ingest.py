@@ -94,7 +94,7 @@ def ingest(
         SchemaError: A column is missing, not numeric, or typed differently between files.
         EmptyInputError: No input rows.
         MissingValueError, DuplicateTimestampError, GapError: Under the ``"error"`` policies.
-        StoreExistsError: ``store_path`` holds data and ``overwrite`` is false.
+        StoreExistsError: ``store_path`` contains data and ``overwrite`` is false.
     """
     started = time.monotonic()
     files = list_input_files(source)

@@ -88,7 +88,8 @@ class PositionCallback(tf.keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         # An epoch stopped early (stop_training set inside it) stays open at its batch. Keras
-        # knows the epoch's length except in a resumed epoch, where the dataset's is unknown.
+        # reports the epoch's length, except in a resumed epoch, whose dataset has no known
+        # length.
         steps = self.params.get("steps") if self.params else None
         finished = self._batches_this_call >= steps if steps else not self.model.stop_training
         if finished:

@@ -90,7 +90,7 @@ def list_input_files(source: str | Path | Sequence[str | Path]) -> list[InputFil
 
     Raises:
         FileNotFoundError: If a path does not exist.
-        EmptyInputError: If a folder holds no file of a known format.
+        EmptyInputError: If a folder contains no file of a known format.
         ValueError: If a file's suffix is not a known format.
     """
     paths = [source] if isinstance(source, str | Path) else list(source)
@@ -214,7 +214,7 @@ def _explain_csv_error(file: InputFile, message: str, header: list[str]) -> str:
         position = int(match.group(1))
         column = header[position] if position < len(header) else f"#{position}"
         return (
-            f"column {column!r} in {file.path} holds the non-numeric value {value!r}. Features "
+            f"column {column!r} in {file.path} contains the non-numeric value {value!r}. Features "
             "and targets must be numbers: convert or drop the column, or leave it out of "
             "feature_columns."
         )

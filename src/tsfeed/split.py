@@ -3,9 +3,9 @@
 The rule: a window belongs to validation when its first target step is at or after the cutoff
 step of its series, and to training when its last target step, and so every input step, is
 before it. No target is on both sides. Validation inputs may reach back before the cutoff, so a
-validation window exists for every target after the cutoff that has enough history; a training
-window never sees a step at or after the cutoff. With a multi-step target, a window whose targets
-straddle the cutoff belongs to neither side.
+validation window exists for every target after the cutoff that has enough history. A training
+window never includes a step at or after the cutoff. With a multi-step target, a window whose
+targets straddle the cutoff belongs to neither side.
 
 The cutoff step of each series comes from one of three forms of :class:`Cutoff`: a point in time
 (the first step at or after it), a number of final steps, or a fraction of each series.

@@ -228,7 +228,7 @@ def stage_version(store_path: Path, *, overwrite: bool) -> StagedVersion:
     """Create the staging folder for a new version of ``store_path``.
 
     Raises:
-        StoreExistsError: If ``store_path`` holds a store and ``overwrite`` is false, or holds
+        StoreExistsError: If ``store_path`` contains a store and ``overwrite`` is false, or contains
             files that are not a store.
     """
     store_path = store_path.absolute()

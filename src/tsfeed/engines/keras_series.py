@@ -52,7 +52,7 @@ def run_windows(
         inputs = np.concatenate([inputs, padding])
     targets = data.targets
     if spec.target_width > 1:
-        # Row j of this view holds the target steps j .. j + target_width - 1.
+        # Row j of this view contains the target steps j .. j + target_width - 1.
         windows = np.lib.stride_tricks.sliding_window_view(targets, spec.target_width, axis=0)
         targets = windows.transpose(0, 2, 1)
     first_target = first + spec.target_offset
