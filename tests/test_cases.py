@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
+from helpers import collect_batches
 
 import tsfeed
 
@@ -63,23 +64,13 @@ def _store(
     )
 
 
-def _collect(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Concatenate every batch: ``(inputs, targets, batch sizes)``."""
-    inputs, targets, sizes = [], [], []
-    for batch_inputs, batch_targets in dataset:
-        inputs.append(batch_inputs.numpy())
-        targets.append(batch_targets.numpy())
-        sizes.append(int(batch_inputs.shape[0]))
-    return np.concatenate(inputs), np.concatenate(targets), sizes
-
-
 def _windows(
     store: tsfeed.Store, spec: tsfeed.WindowSpec, **options: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every training window in canonical order, inputs as ``(n, L)`` and targets squeezed."""
     options = {"validation_cutoff": None, "shuffle": False, "batch_size": 32, **options}
     train, _ = tsfeed.make_datasets(store, spec, **options)
-    inputs, targets, _ = _collect(train)
+    inputs, targets, _ = collect_batches(train)
     return inputs[..., 0], targets[..., 0]
 
 
@@ -165,7 +156,7 @@ def test_cases_target_width_three(tmp_path: Path) -> None:
     train, _ = tsfeed.make_datasets(
         store, spec, validation_cutoff=None, shuffle=False, batch_size=32
     )
-    inputs, targets, _ = _collect(train)
+    inputs, targets, _ = collect_batches(train)
 
     # 100 rows, 5 + 3 needed: starts 0..92.
     assert train.element_spec[1].shape.as_list() == [None, 3, 1]
@@ -184,7 +175,7 @@ def test_cases_target_width_shuffled_stays_paired(tmp_path: Path, engine: str) -
     train, _ = tsfeed.make_datasets(
         store, spec, validation_cutoff=None, shuffle=True, seed=11, batch_size=16, engine=engine
     )
-    inputs, targets, _ = _collect(train)
+    inputs, targets, _ = collect_batches(train)
 
     assert len(inputs) == 93
     assert sorted(inputs[:, 0, 0].tolist()) == list(range(93))
@@ -279,7 +270,7 @@ def test_cases_last_batch_kept_by_default(tmp_path: Path) -> None:
     train, _ = tsfeed.make_datasets(
         store, LAST_BATCH_SPEC, validation_cutoff=None, batch_size=64, seed=1
     )
-    inputs, targets, sizes = _collect(train)
+    inputs, targets, sizes = collect_batches(train)
 
     assert len(inputs) == 528
     assert sizes == [64] * 8 + [16]
@@ -299,7 +290,7 @@ def test_cases_drop_remainder_gives_static_batch(tmp_path: Path) -> None:
         seed=1,
         drop_remainder=True,
     )
-    _, _, sizes = _collect(train)
+    _, _, sizes = collect_batches(train)
 
     assert sizes == [64] * 8
     assert train.element_spec[0].shape.as_list() == [64, 24, 2]
@@ -318,8 +309,8 @@ def test_cases_validation_never_drops_windows(tmp_path: Path) -> None:
         seed=1,
         drop_remainder=True,
     )
-    _, _, train_sizes = _collect(train)
-    inputs, targets, sizes = _collect(validation)
+    _, _, train_sizes = collect_batches(train)
+    inputs, targets, sizes = collect_batches(validation)
 
     # The cutoff is step 150. Validation targets t = start + 24 lie in 150..199, so each series
     # has 50 validation windows (150 in all). Training windows need start + 25 <= 150, so each
@@ -506,7 +497,7 @@ ORDER_SPEC = tsfeed.WindowSpec(sequence_length=5, horizon=1)
 
 
 def _first_values(dataset: tf.data.Dataset) -> list[float]:
-    inputs, _, _ = _collect(dataset)
+    inputs, _, _ = collect_batches(dataset)
     return inputs[:, 0, 0].tolist()
 
 

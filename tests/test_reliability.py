@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-import tensorflow as tf
+from helpers import collect_batches
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -81,23 +81,13 @@ def _num_windows(store: tsfeed.Store, spec: tsfeed.WindowSpec) -> int:
     return split_windows(store, spec, None).train.num_windows
 
 
-def _collect(dataset: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Concatenate every batch: ``(inputs, targets, batch sizes)``."""
-    inputs, targets, sizes = [], [], []
-    for batch_inputs, batch_targets in dataset:
-        inputs.append(batch_inputs.numpy())
-        targets.append(batch_targets.numpy())
-        sizes.append(int(batch_inputs.shape[0]))
-    return np.concatenate(inputs), np.concatenate(targets), sizes
-
-
 def _train_windows(
     store: tsfeed.Store, spec: tsfeed.WindowSpec, **options: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every training window in canonical order, as ``(inputs, targets)`` arrays."""
     options = {"validation_cutoff": None, "shuffle": False, "batch_size": 64, **options}
     train, _ = tsfeed.make_datasets(store, spec, **options)
-    inputs, targets, _ = _collect(train)
+    inputs, targets, _ = collect_batches(train)
     return inputs, targets
 
 
@@ -480,7 +470,7 @@ def test_reference_small_validation_one_batch(tmp_path: Path) -> None:
         store, spec, validation_cutoff=Cutoff.last_steps(5), batch_size=256, seed=0
     )
     assert validation is not None
-    _, targets, sizes = _collect(validation)
+    _, targets, sizes = collect_batches(validation)
 
     # Validation targets are the final 5 steps, 35..39.
     assert sizes == [5]
@@ -578,7 +568,7 @@ def test_random_drop_windows_once_each(
             tsfeed.make_datasets(store, spec, validation_cutoff=None, seed=seed, batch_size=7)
         return
     train, _ = tsfeed.make_datasets(store, spec, validation_cutoff=None, seed=seed, batch_size=7)
-    inputs, targets, _ = _collect(train)
+    inputs, targets, _ = collect_batches(train)
     first_values = inputs[:, 0, 0].tolist()
 
     assert np.isfinite(inputs).all()
